@@ -1,0 +1,243 @@
+// Package cpu is the pure-Go implementation of [nn.Backend]: float32
+// row-major matrices in ordinary Go slices, elementwise ops and reductions
+// split over a small persistent worker pool, and matrix products through
+// [sgemm].
+//
+// Results never depend on the number of workers: elementwise ops are
+// independent per element, and every reduction adds in an order fixed by the
+// shape alone (per-column sums row by row; scalar sums over fixed chunks of
+// [reduceChunk] elements whose float64 partial sums are combined in chunk
+// order). After the first call of each op with a given shape, ops allocate
+// nothing.
+//
+// Like every backend, it records the first error (a shape mismatch, a matrix
+// from another backend, a bad index) with the op's name, turns every later op
+// into a no-op, and reports the error from [Backend.Sync].
+package cpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+
+	"gan/nn"
+)
+
+var _ nn.Backend = (*Backend)(nil)
+
+// buffer is the storage behind a CPU [nn.Mat].
+type buffer struct {
+	data []float32
+}
+
+// Len is the number of float32 elements in the buffer (0 once freed).
+func (b *buffer) Len() int { return len(b.data) }
+
+// Backend is the CPU implementation of [nn.Backend]. It is not safe for
+// concurrent use: like a device stream, it runs one op at a time, each op
+// using all of its workers.
+type Backend struct {
+	workers int
+	pool    *pool
+	err     error
+
+	// partials holds the float64 per-chunk partial sums of SigmoidBCE and
+	// SoftmaxCE; it grows to the largest size seen and is then reused.
+	partials []float64
+
+	// One job value per op, reused on every call so that handing work to the
+	// pool allocates nothing.
+	jMatMul      matmulJob
+	jMatVec      matvecJob
+	jBiasAct     biasActJob
+	jColSum      colSumJob
+	jAct         actJob
+	jActBack     actBackwardJob
+	jDropout     dropoutJob
+	jMul         mulJob
+	jBCE         sigmoidBCEJob
+	jSoftmax     softmaxJob
+	jSoftmaxCE   softmaxCEJob
+	jAdam        adamJob
+	jCopy        copyJob
+	jFill        fillJob
+	jRandUniform randUniformJob
+	jRandNormal  randNormalJob
+	jGather      gatherJob
+}
+
+// New returns a backend whose ops use runtime.GOMAXPROCS(0) workers.
+func New() *Backend { return NewWithWorkers(runtime.GOMAXPROCS(0)) }
+
+// NewWithWorkers returns a backend whose ops use n workers (at least 1): the
+// calling goroutine and n−1 pool goroutines. Results are identical for every n.
+func NewWithWorkers(n int) *Backend {
+	if n < 1 {
+		n = 1
+	}
+	b := &Backend{workers: n, pool: newPool(n)}
+	// A backend dropped without Close still stops its pool goroutines.
+	runtime.AddCleanup(b, func(p *pool) { p.close() }, b.pool)
+	return b
+}
+
+// Workers is the number of workers the backend's ops use.
+func (b *Backend) Workers() int { return b.workers }
+
+// Name returns "cpu".
+func (b *Backend) Name() string { return "cpu" }
+
+// Alloc returns a zeroed rows×cols matrix in a buffer of its own.
+func (b *Backend) Alloc(rows, cols int) (nn.Mat, error) {
+	if rows < 0 || cols < 0 || (cols > 0 && rows > math.MaxInt32/cols) {
+		return nn.Mat{}, fmt.Errorf("cpu: Alloc: bad size %dx%d", rows, cols)
+	}
+	return nn.Mat{Rows: rows, Cols: cols, Buf: &buffer{data: make([]float32, rows*cols)}}, nil
+}
+
+// Free releases m's buffer: m and every view of it become invalid, and ops
+// given them record an error. Freeing the zero Mat does nothing.
+func (b *Backend) Free(m nn.Mat) {
+	if m.Buf == nil {
+		return
+	}
+	buf, ok := m.Buf.(*buffer)
+	if !ok {
+		b.fail(fmt.Errorf("cpu: Free: matrix %v is not from the cpu backend (%T)", m, m.Buf))
+		return
+	}
+	buf.data = nil
+}
+
+// Upload copies src into dst; len(src) must equal dst.Len(). It returns the
+// sticky error, if one is recorded, without copying.
+func (b *Backend) Upload(dst nn.Mat, src []float32) error {
+	if b.err != nil {
+		return b.err
+	}
+	d, err := view(dst)
+	if err != nil {
+		return fmt.Errorf("cpu: Upload: %w", err)
+	}
+	if len(src) != len(d) {
+		return fmt.Errorf("cpu: Upload: %d values into a %v matrix", len(src), dst)
+	}
+	copy(d, src)
+	return nil
+}
+
+// Download copies src into dst; len(dst) must equal src.Len(). It returns the
+// sticky error, if one is recorded, without copying.
+func (b *Backend) Download(dst []float32, src nn.Mat) error {
+	if b.err != nil {
+		return b.err
+	}
+	s, err := view(src)
+	if err != nil {
+		return fmt.Errorf("cpu: Download: %w", err)
+	}
+	if len(dst) != len(s) {
+		return fmt.Errorf("cpu: Download: a %v matrix into %d values", src, len(dst))
+	}
+	copy(dst, s)
+	return nil
+}
+
+// Sync returns the first error recorded by an op, or nil. Ops run
+// synchronously, so there is nothing to wait for. The error stays recorded:
+// every later Sync returns it again.
+func (b *Backend) Sync() error { return b.err }
+
+// Close stops the worker pool. Buffers are ordinary Go memory and need no
+// release. The backend must not be used after Close.
+func (b *Backend) Close() error {
+	b.pool.close()
+	return nil
+}
+
+// Data returns the elements of m (m.Off … m.Off+m.Len()) as a slice sharing
+// m's storage, for tests and other CPU code. It panics if m is not a valid
+// matrix of a CPU backend.
+func Data(m nn.Mat) []float32 {
+	d, err := view(m)
+	if err != nil {
+		panic(fmt.Sprintf("cpu.Data: %v", err))
+	}
+	return d
+}
+
+// errNoBuffer is reported for the zero Mat where a matrix is required.
+var errNoBuffer = errors.New("matrix has no buffer (the zero Mat)")
+
+// view returns the elements of m, checking that m is a CPU matrix lying
+// within its buffer. The slice's capacity ends with the view.
+func view(m nn.Mat) ([]float32, error) {
+	if m.Buf == nil {
+		return nil, errNoBuffer
+	}
+	buf, ok := m.Buf.(*buffer)
+	if !ok {
+		return nil, fmt.Errorf("matrix %v is not from the cpu backend (%T)", m, m.Buf)
+	}
+	n := len(buf.data)
+	if m.Rows < 0 || m.Cols < 0 || m.Off < 0 || (m.Cols > 0 && m.Rows > n/m.Cols) || m.Off > n-m.Rows*m.Cols {
+		if buf.data == nil {
+			return nil, fmt.Errorf("matrix %v at offset %d: buffer was freed", m, m.Off)
+		}
+		return nil, fmt.Errorf("matrix %v at offset %d outside its buffer of %d elements", m, m.Off, n)
+	}
+	end := m.Off + m.Rows*m.Cols
+	return buf.data[m.Off:end:end], nil
+}
+
+// fail records err unless an error is already recorded.
+func (b *Backend) fail(err error) {
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+// failf records an error for op, formatted as "cpu: op: …".
+func (b *Backend) failf(op, format string, args ...any) {
+	b.fail(fmt.Errorf("cpu: %s: %s", op, fmt.Sprintf(format, args...)))
+}
+
+// get returns m's elements for op, recording an error (and returning nil)
+// when m is invalid. Call it only while b.err is nil.
+func (b *Backend) get(op string, m nn.Mat) []float32 {
+	d, err := view(m)
+	if err != nil {
+		b.fail(fmt.Errorf("cpu: %s: %w", op, err))
+		return nil
+	}
+	return d
+}
+
+// same records an error for op unless all matrices have the same shape.
+func (b *Backend) same(op string, ms ...nn.Mat) bool {
+	for _, m := range ms[1:] {
+		if m.Rows != ms[0].Rows || m.Cols != ms[0].Cols {
+			b.fail(fmt.Errorf("cpu: %w", nn.CheckSameShape(op, ms...)))
+			return false
+		}
+	}
+	return true
+}
+
+// checkAct records an error for op unless act is a known activation with a
+// non-negative slope.
+func (b *Backend) checkAct(op string, act nn.Act) bool {
+	switch act.Kind {
+	case nn.ActNone, nn.ActTanh:
+		return true
+	case nn.ActLeakyReLU:
+		if act.Slope >= 0 { // false for NaN too
+			return true
+		}
+		b.failf(op, "leaky_relu slope %g is negative", act.Slope)
+		return false
+	}
+	b.failf(op, "unknown activation kind %d", act.Kind)
+	return false
+}

@@ -1,0 +1,427 @@
+package cpu
+
+import (
+	"math"
+
+	"gan/nn"
+)
+
+// Per-element costs, relative to a copy, that decide when an op is worth
+// splitting over the workers.
+const (
+	costCheap = 1
+	costTanh  = 8
+	costRand  = 4 // a Philox block serves four elements
+	costExp   = 8
+)
+
+// leaky is LeakyReLU as PyTorch computes it: x where x > 0, else x·slope, so
+// NaN and −0 pass through.
+func leaky(x, slope float32) float32 {
+	if x > 0 {
+		return x
+	}
+	return x * slope
+}
+
+// tanh32 is tanh computed in float64 and rounded once.
+func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+// applyAct does y[i] = act(x[i]); y may be x.
+func applyAct(y, x []float32, act nn.Act) {
+	x = x[:len(y)]
+	switch act.Kind {
+	case nn.ActLeakyReLU:
+		s := act.Slope
+		for i, v := range x {
+			y[i] = leaky(v, s)
+		}
+	case nn.ActTanh:
+		for i, v := range x {
+			y[i] = tanh32(v)
+		}
+	default:
+		copy(y, x)
+	}
+}
+
+// actCost is the per-element cost of act.
+func actCost(act nn.Act) int {
+	if act.Kind == nn.ActTanh {
+		return costTanh
+	}
+	return costCheap
+}
+
+// AddBias adds the 1×n row bias to every row of the m×n matrix y.
+func (b *Backend) AddBias(y, bias nn.Mat) {
+	b.biasAct("AddBias", y, bias, nn.Act{})
+}
+
+// BiasAct computes y = act(y + bias) in place; bias is a 1×n row or the
+// zero Mat (no bias).
+func (b *Backend) BiasAct(y, bias nn.Mat, act nn.Act) {
+	b.biasAct("BiasAct", y, bias, act)
+}
+
+// biasAct is AddBias and BiasAct, reporting errors as op.
+func (b *Backend) biasAct(op string, y, bias nn.Mat, act nn.Act) {
+	if b.err != nil || !b.checkAct(op, act) {
+		return
+	}
+	yd := b.get(op, y)
+	var bd []float32
+	if !bias.Empty() || op == "AddBias" {
+		bd = b.get(op, bias)
+		if b.err == nil && (bias.Rows != 1 || bias.Cols != y.Cols) {
+			b.failf(op, "bias %v for a %v matrix (want 1x%d)", bias, y, y.Cols)
+		}
+	}
+	if b.err != nil {
+		return
+	}
+	if bd == nil && act.Kind == nn.ActNone {
+		return
+	}
+	j := &b.jBiasAct
+	*j = biasActJob{y: yd, bias: bd, cols: y.Cols, act: act}
+	b.parallel(y.Rows, y.Cols*actCost(act), j)
+	*j = biasActJob{}
+}
+
+// biasActJob does rows [lo, hi) of BiasAct.
+type biasActJob struct {
+	y, bias []float32
+	cols    int
+	act     nn.Act
+}
+
+func (j *biasActJob) run(lo, hi int) {
+	for r := lo; r < hi; r++ {
+		row := j.y[r*j.cols : (r+1)*j.cols]
+		if j.bias != nil {
+			bias := j.bias[:len(row)]
+			for i, v := range bias {
+				row[i] += v
+			}
+		}
+		applyAct(row, row, j.act)
+	}
+}
+
+// Activate computes y = act(x); y may be x.
+func (b *Backend) Activate(y, x nn.Mat, act nn.Act) {
+	const op = "Activate"
+	if b.err != nil || !b.checkAct(op, act) || !b.same(op, y, x) {
+		return
+	}
+	yd, xd := b.get(op, y), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	j := &b.jAct
+	*j = actJob{y: yd, x: xd, act: act}
+	b.parallel(len(yd), actCost(act), j)
+	*j = actJob{}
+}
+
+// actJob does elements [lo, hi) of Activate.
+type actJob struct {
+	y, x []float32
+	act  nn.Act
+}
+
+func (j *actJob) run(lo, hi int) { applyAct(j.y[lo:hi], j.x[lo:hi], j.act) }
+
+// ActBackward computes dx = dy ⊙ act'(·) from the activation's output y:
+// LeakyReLU: dx = dy where y > 0, else dy·slope; Tanh: dx = dy·(1 − y·y),
+// each product rounded to float32. dx may be dy.
+func (b *Backend) ActBackward(dx, dy, y nn.Mat, act nn.Act) {
+	const op = "ActBackward"
+	if b.err != nil || !b.checkAct(op, act) || !b.same(op, dx, dy, y) {
+		return
+	}
+	dxd, dyd, yd := b.get(op, dx), b.get(op, dy), b.get(op, y)
+	if b.err != nil {
+		return
+	}
+	j := &b.jActBack
+	*j = actBackwardJob{dx: dxd, dy: dyd, y: yd, act: act}
+	b.parallel(len(dxd), costCheap, j)
+	*j = actBackwardJob{}
+}
+
+// actBackwardJob does elements [lo, hi) of ActBackward.
+type actBackwardJob struct {
+	dx, dy, y []float32
+	act       nn.Act
+}
+
+func (j *actBackwardJob) run(lo, hi int) {
+	dx, dy, y := j.dx[lo:hi], j.dy[lo:hi], j.y[lo:hi]
+	switch j.act.Kind {
+	case nn.ActLeakyReLU:
+		s := j.act.Slope
+		for i, g := range dy {
+			if y[i] > 0 {
+				dx[i] = g
+			} else {
+				dx[i] = g * s
+			}
+		}
+	case nn.ActTanh:
+		for i, g := range dy {
+			dx[i] = g * float32(1-float32(y[i]*y[i]))
+		}
+	default:
+		copy(dx, dy)
+	}
+}
+
+// ColSum computes db = beta·db + Σ_rows dy, where dy is m×n and db is 1×n.
+// Each column is summed in float64 from the first row to the last, rounded
+// to float32, then added to beta·db (rounded to float32); with beta = 0 the
+// old db is ignored, NaNs included.
+func (b *Backend) ColSum(db, dy nn.Mat, beta float32) {
+	const op = "ColSum"
+	if b.err != nil {
+		return
+	}
+	dbd, dyd := b.get(op, db), b.get(op, dy)
+	if b.err != nil {
+		return
+	}
+	if db.Rows != 1 || db.Cols != dy.Cols {
+		b.failf(op, "db %v for a %v dy (want 1x%d)", db, dy, dy.Cols)
+		return
+	}
+	j := &b.jColSum
+	*j = colSumJob{db: dbd, dy: dyd, rows: dy.Rows, cols: dy.Cols, beta: beta}
+	b.parallel(dy.Cols, dy.Rows, j)
+	*j = colSumJob{}
+}
+
+// colSumBlock is the number of columns whose float64 sums ColSum keeps on
+// the stack while it streams through the rows.
+const colSumBlock = 64
+
+// colSumJob does columns [lo, hi) of ColSum.
+type colSumJob struct {
+	db, dy     []float32
+	rows, cols int
+	beta       float32
+}
+
+func (j *colSumJob) run(lo, hi int) {
+	var acc [colSumBlock]float64
+	for c0 := lo; c0 < hi; c0 += colSumBlock {
+		w := min(colSumBlock, hi-c0)
+		s := acc[:w]
+		clear(s)
+		for r := 0; r < j.rows; r++ {
+			row := j.dy[r*j.cols+c0 : r*j.cols+c0+w]
+			for i, v := range row {
+				s[i] += float64(v)
+			}
+		}
+		db := j.db[c0 : c0+w]
+		for i, v := range s {
+			if j.beta == 0 {
+				db[i] = float32(v)
+			} else {
+				db[i] = float32(j.beta*db[i]) + float32(v)
+			}
+		}
+	}
+}
+
+// Dropout draws the keep mask of PyTorch's training-mode dropout from the
+// shared generator and applies it: element i of the view (row-major) is kept
+// when nn.UniformFromWord(key.Block(i/4)[i%4]) < 1 − p (float32); mask[i] is
+// then float32(1/(1−p)) (computed in float64), else 0, and y = x·mask. p must
+// lie in [0, 1]; with p = 0 the mask is all ones and y = x.
+func (b *Backend) Dropout(y, mask, x nn.Mat, p float32, key nn.RandKey) {
+	const op = "Dropout"
+	if b.err != nil || !b.same(op, y, mask, x) {
+		return
+	}
+	if !(p >= 0 && p <= 1) {
+		b.failf(op, "probability %g outside [0, 1]", p)
+		return
+	}
+	yd, md, xd := b.get(op, y), b.get(op, mask), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	j := &b.jDropout
+	*j = dropoutJob{y: yd, mask: md, x: xd, key: key, keep: 1 - p, scale: float32(1.0 / (1.0 - float64(p))), all: p == 0}
+	cost := costRand
+	if j.all {
+		cost = costCheap
+	}
+	b.parallel(len(yd), cost, j)
+	*j = dropoutJob{}
+}
+
+// dropoutJob does elements [lo, hi) of Dropout.
+type dropoutJob struct {
+	y, mask, x []float32
+	key        nn.RandKey
+	keep       float32 // 1 − p
+	scale      float32 // 1/(1 − p)
+	all        bool    // p = 0: keep everything without drawing
+}
+
+func (j *dropoutJob) run(lo, hi int) {
+	if j.all {
+		for i := lo; i < hi; i++ {
+			j.mask[i] = 1
+		}
+		copy(j.y[lo:hi], j.x[lo:hi])
+		return
+	}
+	for i := lo; i < hi; {
+		w := j.key.Block(uint64(i) / 4)
+		for q := i % 4; q < 4 && i < hi; q++ {
+			m := float32(0)
+			if nn.UniformFromWord(w[q]) < j.keep {
+				m = j.scale
+			}
+			j.mask[i] = m
+			j.y[i] = j.x[i] * m
+			i++
+		}
+	}
+}
+
+// DropoutBackward computes dx = dy ⊙ mask; dx may be dy.
+func (b *Backend) DropoutBackward(dx, dy, mask nn.Mat) {
+	const op = "DropoutBackward"
+	if b.err != nil || !b.same(op, dx, dy, mask) {
+		return
+	}
+	dxd, dyd, md := b.get(op, dx), b.get(op, dy), b.get(op, mask)
+	if b.err != nil {
+		return
+	}
+	j := &b.jMul
+	*j = mulJob{z: dxd, x: dyd, y: md}
+	b.parallel(len(dxd), costCheap, j)
+	*j = mulJob{}
+}
+
+// mulJob does elements [lo, hi) of z = x ⊙ y.
+type mulJob struct {
+	z, x, y []float32
+}
+
+func (j *mulJob) run(lo, hi int) {
+	z, x, y := j.z[lo:hi], j.x[lo:hi], j.y[lo:hi]
+	for i, v := range x {
+		z[i] = v * y[i]
+	}
+}
+
+// Copy copies src into dst; they must have the same number of elements.
+func (b *Backend) Copy(dst, src nn.Mat) {
+	const op = "Copy"
+	if b.err != nil {
+		return
+	}
+	dd, sd := b.get(op, dst), b.get(op, src)
+	if b.err != nil {
+		return
+	}
+	if len(dd) != len(sd) {
+		b.failf(op, "%v (%d elements) into %v (%d elements)", src, len(sd), dst, len(dd))
+		return
+	}
+	j := &b.jCopy
+	*j = copyJob{dst: dd, src: sd}
+	b.parallel(len(dd), costCheap, j)
+	*j = copyJob{}
+}
+
+// copyJob does elements [lo, hi) of Copy.
+type copyJob struct {
+	dst, src []float32
+}
+
+func (j *copyJob) run(lo, hi int) { copy(j.dst[lo:hi], j.src[lo:hi]) }
+
+// Fill sets every element of dst to value.
+func (b *Backend) Fill(dst nn.Mat, value float32) {
+	const op = "Fill"
+	if b.err != nil {
+		return
+	}
+	dd := b.get(op, dst)
+	if b.err != nil {
+		return
+	}
+	j := &b.jFill
+	*j = fillJob{dst: dd, v: value}
+	b.parallel(len(dd), costCheap, j)
+	*j = fillJob{}
+}
+
+// fillJob does elements [lo, hi) of Fill.
+type fillJob struct {
+	dst []float32
+	v   float32
+}
+
+func (j *fillJob) run(lo, hi int) {
+	d := j.dst[lo:hi]
+	for i := range d {
+		d[i] = j.v
+	}
+}
+
+// GatherRows copies row idx[i] of src into row i of dst for i < dst.Rows.
+// Every index is checked before anything is copied: one outside
+// [0, src.Rows) records an error and leaves dst untouched.
+func (b *Backend) GatherRows(dst, src nn.Mat, idx []int32) {
+	const op = "GatherRows"
+	if b.err != nil {
+		return
+	}
+	dd, sd := b.get(op, dst), b.get(op, src)
+	if b.err != nil {
+		return
+	}
+	if dst.Cols != src.Cols {
+		b.failf(op, "rows of %v into rows of %v", src, dst)
+		return
+	}
+	if len(idx) < dst.Rows {
+		b.failf(op, "%d indices for %d rows", len(idx), dst.Rows)
+		return
+	}
+	idx = idx[:dst.Rows]
+	for i, r := range idx {
+		if r < 0 || int(r) >= src.Rows {
+			b.failf(op, "index %d at position %d outside [0, %d)", r, i, src.Rows)
+			return
+		}
+	}
+	j := &b.jGather
+	*j = gatherJob{dst: dd, src: sd, idx: idx, cols: dst.Cols}
+	b.parallel(dst.Rows, dst.Cols, j)
+	*j = gatherJob{}
+}
+
+// gatherJob does rows [lo, hi) of GatherRows.
+type gatherJob struct {
+	dst, src []float32
+	idx      []int32
+	cols     int
+}
+
+func (j *gatherJob) run(lo, hi int) {
+	c := j.cols
+	for i := lo; i < hi; i++ {
+		r := int(j.idx[i])
+		copy(j.dst[i*c:(i+1)*c], j.src[r*c:(r+1)*c])
+	}
+}

@@ -1,0 +1,235 @@
+package cpu
+
+import (
+	"math"
+
+	"gan/nn"
+)
+
+// reduceChunk is the number of elements behind each float64 partial sum of a
+// scalar reduction. Partial sums are added in chunk order, so the result
+// depends on the shape only, never on the number of workers.
+const reduceChunk = 4096
+
+// scratch returns b.partials resized to n zeroed values, growing it only
+// when n exceeds every earlier request.
+func (b *Backend) scratch(n int) []float64 {
+	if cap(b.partials) < n {
+		b.partials = make([]float64, n)
+	}
+	s := b.partials[:n]
+	clear(s)
+	return s
+}
+
+// sigmoid64 is the logistic function in float64, in a form that neither
+// overflows nor loses the small tail: 1/(1+e^−x) for x ≥ 0, e^x/(1+e^x)
+// for x < 0.
+func sigmoid64(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
+}
+
+// SigmoidBCE is the fused sigmoid and binary cross-entropy on logits x with
+// targets t (see [nn.Backend]). Per element, with s = σ(x) in float64:
+//
+//	grad = scale·(float32(s) − t)                   (float32 operations)
+//	loss = max(x, 0) − x·t + log1p(exp(−|x|))      (float64)
+//
+// stats[0] is the mean loss and stats[1] the mean s, both summed in float64
+// over fixed chunks of [reduceChunk] elements, added in chunk order, and
+// rounded to float32. grad may be x.
+func (b *Backend) SigmoidBCE(grad, stats, x, t nn.Mat, scale float32) {
+	const op = "SigmoidBCE"
+	if b.err != nil || !b.same(op, grad, x, t) {
+		return
+	}
+	gd, sd, xd, td := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
+	if b.err != nil {
+		return
+	}
+	if len(sd) != 2 {
+		b.failf(op, "stats is %v, want 1x2", stats)
+		return
+	}
+	n := len(xd)
+	chunks := (n + reduceChunk - 1) / reduceChunk
+	j := &b.jBCE
+	*j = sigmoidBCEJob{grad: gd, x: xd, t: td, scale: scale, part: b.scratch(2 * chunks)}
+	b.parallel(chunks, min(n, reduceChunk)*costExp, j)
+	var loss, sig float64
+	for c := 0; c < chunks; c++ {
+		loss += j.part[2*c]
+		sig += j.part[2*c+1]
+	}
+	*j = sigmoidBCEJob{}
+	sd[0] = float32(loss / float64(n))
+	sd[1] = float32(sig / float64(n))
+}
+
+// sigmoidBCEJob does chunks [lo, hi) of SigmoidBCE, writing each chunk's
+// loss and sigmoid sums to part[2c] and part[2c+1].
+type sigmoidBCEJob struct {
+	grad, x, t []float32
+	scale      float32
+	part       []float64
+}
+
+func (j *sigmoidBCEJob) run(lo, hi int) {
+	for c := lo; c < hi; c++ {
+		end := min((c+1)*reduceChunk, len(j.x))
+		var loss, sig float64
+		for i := c * reduceChunk; i < end; i++ {
+			xv, tv := j.x[i], j.t[i]
+			x := float64(xv)
+			s := sigmoid64(x)
+			loss += math.Max(x, 0) - float64(x*float64(tv)) + math.Log1p(math.Exp(-math.Abs(x)))
+			sig += s
+			j.grad[i] = j.scale * (float32(s) - tv)
+		}
+		j.part[2*c] = loss
+		j.part[2*c+1] = sig
+	}
+}
+
+// Softmax computes y = softmax(x) for each row: with mx the row's maximum,
+// y_j = exp(x_j − mx) / Σ_l exp(x_l − mx), in float64, rounded once. y may
+// be x.
+func (b *Backend) Softmax(y, x nn.Mat) {
+	const op = "Softmax"
+	if b.err != nil || !b.same(op, y, x) {
+		return
+	}
+	yd, xd := b.get(op, y), b.get(op, x)
+	if b.err != nil || x.Cols == 0 {
+		return
+	}
+	j := &b.jSoftmax
+	*j = softmaxJob{y: yd, x: xd, cols: x.Cols}
+	b.parallel(x.Rows, x.Cols*costExp, j)
+	*j = softmaxJob{}
+}
+
+// softmaxJob does rows [lo, hi) of Softmax.
+type softmaxJob struct {
+	y, x []float32
+	cols int
+}
+
+func (j *softmaxJob) run(lo, hi int) {
+	for r := lo; r < hi; r++ {
+		x := j.x[r*j.cols : (r+1)*j.cols]
+		y := j.y[r*j.cols : (r+1)*j.cols]
+		mx, sum := rowMaxSumExp(x)
+		for i, v := range x {
+			y[i] = float32(math.Exp(float64(v)-mx) / sum)
+		}
+	}
+}
+
+// rowMaxSumExp returns the maximum of x and Σ exp(x_i − max), in float64.
+func rowMaxSumExp(x []float32) (mx, sum float64) {
+	mx = math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, float64(v))
+	}
+	for _, v := range x {
+		sum += math.Exp(float64(v) - mx)
+	}
+	return mx, sum
+}
+
+// argmax returns the index of the first largest element of x.
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// SoftmaxCE is the fused row softmax and cross-entropy on logits x (m×n)
+// with target distributions t (see [nn.Backend]). Per row, in float64, with
+// mx the row maximum and lse = mx + log Σ exp(x − mx):
+//
+//	grad_j = scale·(float32(exp(x_j − mx)/Σ) − t_j)   (the subtraction and product in float32)
+//	loss   = −Σ_{j: t_j ≠ 0} t_j·(x_j − lse)
+//
+// Terms with t_j = 0 are skipped, so a −Inf logit with zero target adds 0,
+// not NaN. stats[0] is the mean loss over rows and stats[1] the fraction of
+// rows where argmax x = argmax t (first index wins ties), summed over fixed
+// chunks of rows, added in chunk order, and rounded to float32.
+func (b *Backend) SoftmaxCE(grad, stats, x, t nn.Mat, scale float32) {
+	const op = "SoftmaxCE"
+	if b.err != nil || !b.same(op, grad, x, t) {
+		return
+	}
+	gd, sd, xd, td := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
+	if b.err != nil {
+		return
+	}
+	if len(sd) != 2 {
+		b.failf(op, "stats is %v, want 1x2", stats)
+		return
+	}
+	rows, cols := x.Rows, x.Cols
+	if cols == 0 {
+		b.failf(op, "logits %v have no columns", x)
+		return
+	}
+	per := max(1, reduceChunk/cols) // rows per chunk
+	chunks := (rows + per - 1) / per
+	j := &b.jSoftmaxCE
+	*j = softmaxCEJob{grad: gd, x: xd, t: td, rows: rows, cols: cols, per: per, scale: scale, part: b.scratch(2 * chunks)}
+	b.parallel(chunks, per*cols*costExp, j)
+	var loss, correct float64
+	for c := 0; c < chunks; c++ {
+		loss += j.part[2*c]
+		correct += j.part[2*c+1]
+	}
+	*j = softmaxCEJob{}
+	sd[0] = float32(loss / float64(rows))
+	sd[1] = float32(correct / float64(rows))
+}
+
+// softmaxCEJob does chunks [lo, hi) of SoftmaxCE (per rows each), writing
+// each chunk's loss sum and correct-row count to part[2c] and part[2c+1].
+type softmaxCEJob struct {
+	grad, x, t []float32
+	rows, cols int
+	per        int
+	scale      float32
+	part       []float64
+}
+
+func (j *softmaxCEJob) run(lo, hi int) {
+	n := j.cols
+	for c := lo; c < hi; c++ {
+		var loss, correct float64
+		for r := c * j.per; r < min((c+1)*j.per, j.rows); r++ {
+			x := j.x[r*n : (r+1)*n]
+			t := j.t[r*n : (r+1)*n]
+			g := j.grad[r*n : (r+1)*n]
+			if argmax(x) == argmax(t) {
+				correct++
+			}
+			mx, sum := rowMaxSumExp(x)
+			lse := mx + math.Log(sum)
+			for i, v := range x {
+				tv := t[i]
+				if tv != 0 {
+					loss -= float64(float64(tv) * (float64(v) - lse))
+				}
+				p := math.Exp(float64(v)-mx) / sum
+				g[i] = j.scale * (float32(p) - tv)
+			}
+		}
+		j.part[2*c] = loss
+		j.part[2*c+1] = correct
+	}
+}

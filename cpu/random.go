@@ -1,0 +1,76 @@
+package cpu
+
+import "gan/nn"
+
+// RandUniform fills dst with lo + (hi−lo)·u, u = nn.UniformFromWord of
+// word i%4 of key.Block(i/4) for element i of the view (row-major), as
+// key.Uniform(i); hi−lo and the product are each rounded to float32.
+func (b *Backend) RandUniform(dst nn.Mat, lo, hi float32, key nn.RandKey) {
+	const op = "RandUniform"
+	if b.err != nil {
+		return
+	}
+	d := b.get(op, dst)
+	if b.err != nil {
+		return
+	}
+	j := &b.jRandUniform
+	*j = randUniformJob{dst: d, lo: lo, span: hi - lo, key: key}
+	b.parallel(len(d), costRand, j)
+	*j = randUniformJob{}
+}
+
+// randUniformJob does elements [lo, hi) of RandUniform.
+type randUniformJob struct {
+	dst      []float32
+	lo, span float32
+	key      nn.RandKey
+}
+
+func (j *randUniformJob) run(lo, hi int) {
+	for i := lo; i < hi; {
+		w := j.key.Block(uint64(i) / 4)
+		for q := i % 4; q < 4 && i < hi; q++ {
+			j.dst[i] = j.lo + float32(j.span*nn.UniformFromWord(w[q]))
+			i++
+		}
+	}
+}
+
+// RandNormal fills dst with mean + std·z, z = key.Normal(i) for element i of
+// the view (row-major): Box–Muller on word pair (i%4)/2 of key.Block(i/4),
+// the sine branch for odd i. The product is rounded to float32 before the
+// addition.
+func (b *Backend) RandNormal(dst nn.Mat, mean, std float32, key nn.RandKey) {
+	const op = "RandNormal"
+	if b.err != nil {
+		return
+	}
+	d := b.get(op, dst)
+	if b.err != nil {
+		return
+	}
+	j := &b.jRandNormal
+	*j = randNormalJob{dst: d, mean: mean, std: std, key: key}
+	b.parallel(len(d), costRand*costTanh, j)
+	*j = randNormalJob{}
+}
+
+// randNormalJob does elements [lo, hi) of RandNormal.
+type randNormalJob struct {
+	dst       []float32
+	mean, std float32
+	key       nn.RandKey
+}
+
+func (j *randNormalJob) run(lo, hi int) {
+	for i := lo; i < hi; {
+		w := j.key.Block(uint64(i) / 4)
+		for q := i % 4; q < 4 && i < hi; q++ {
+			p := q / 2
+			z := nn.NormalFromWords(w[2*p], w[2*p+1], q%2 == 1)
+			j.dst[i] = j.mean + float32(j.std*z)
+			i++
+		}
+	}
+}

@@ -1,0 +1,77 @@
+//go:build !purego
+
+package sgemm
+
+import "golang.org/x/sys/cpu"
+
+// The assembly kernels in sgemm_amd64.s; see internal/asmgen for what each
+// computes.
+
+//go:noescape
+func kern512x12x32(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern512x8x32(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern512x14x32(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern512x8x48(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern512x6x64(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern256x6x16(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern256x4x24(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func packTrans(dst, src *float32, ld, k8, rows, width int)
+
+//go:noescape
+func packCopy(dst, src *float32, ld, k, cols, width int)
+
+//go:noescape
+func dotRows(m, k int, a *float32, lda int, x, y *float32)
+
+//go:noescape
+func axpyCols(k, n int, a *float32, lda int, x, y *float32)
+
+var avx512Set = &kernelSet{
+	name: "avx512", mr: 12, nr: 32, kcMax: 256, mcMax: 240, ncMax: 2048,
+	micro: kern512x12x32, trans: packTrans, copy: packCopy,
+	dotRows: dotRows, axpyCols: axpyCols,
+}
+
+var avx2Set = &kernelSet{
+	name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 120, ncMax: 2048,
+	micro: kern256x6x16, trans: packTrans, copy: packCopy,
+	dotRows: dotRows, axpyCols: axpyCols,
+}
+
+// bestKernels picks the fastest kernel set this CPU can run.
+func bestKernels() *kernelSet {
+	switch {
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return avx512Set
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return avx2Set
+	}
+	return genericSet
+}
+
+// kernelSets lists every kernel set this CPU can run, best first; the tests
+// run each of them.
+func kernelSets() []*kernelSet {
+	var sets []*kernelSet
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		sets = append(sets, avx512Set)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		sets = append(sets, avx2Set)
+	}
+	return append(sets, genericSet)
+}

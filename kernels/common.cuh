@@ -1,0 +1,104 @@
+/* common.cuh: helpers shared by the kernels of the gpu backend.
+
+   Conventions of every kernel file:
+   - Matrices are float32, row-major and contiguous; the host passes device
+     pointers that already include the view's offset.
+   - Element counts are int: the host refuses views of 2³¹ elements or more.
+   - Elementwise kernels use grid-stride loops with 256-thread blocks; the
+     host caps the grid (see gpu/backend.go), so indices never overflow.
+   - Floating-point results that the CPU backend reproduces bit for bit use
+     the explicitly rounded intrinsics (__fmul_rn, __fadd_rn, …), which nvcc
+     never fuses into an FMA. Only the matrix products use fmaf freely; they
+     are compared with a tolerance.
+   - Every reduction adds in an order fixed by the launch configuration, so
+     results are identical from run to run (no atomics). */
+#ifndef GAN_COMMON_CUH
+#define GAN_COMMON_CUH
+
+#include "philox.cuh"
+
+/* Activation kinds, as nn.ActKind numbers them. */
+#define GAN_ACT_NONE 0
+#define GAN_ACT_LEAKY 1
+#define GAN_ACT_TANH 2
+
+#define GAN_FULL_MASK 0xffffffffu
+#define GAN_NEG_INF (-__builtin_huge_val())
+
+/* Grid-stride loop over [0, n) for a 1-D launch. */
+#define GAN_FOR_EACH(i, n)                                                    \
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned)(n); \
+         i += blockDim.x * gridDim.x)
+
+/* act_forward is nn's activation of one value, as the CPU backend computes
+   it: LeakyReLU keeps x where x > 0 and rounds x·slope otherwise (so NaN and
+   −0 pass through); tanh is computed in float64 and rounded once. */
+__device__ __forceinline__ float act_forward(float x, int act, float slope)
+{
+    if (act == GAN_ACT_LEAKY) {
+        return x > 0.0f ? x : __fmul_rn(x, slope);
+    }
+    if (act == GAN_ACT_TANH) {
+        return (float)tanh((double)x);
+    }
+    return x;
+}
+
+/* act_backward is dy·act′ from the activation's output y: LeakyReLU
+   dy where y > 0, else dy·slope; tanh dy·(1 − y·y), each operation rounded
+   to float32 on its own. */
+__device__ __forceinline__ float act_backward(float dy, float y, int act, float slope)
+{
+    if (act == GAN_ACT_LEAKY) {
+        return y > 0.0f ? dy : __fmul_rn(dy, slope);
+    }
+    if (act == GAN_ACT_TANH) {
+        return __fmul_rn(dy, __fsub_rn(1.0f, __fmul_rn(y, y)));
+    }
+    return dy;
+}
+
+/* warp_sum returns the sum of v over the 32 lanes of the warp, in every
+   lane (a butterfly, so the order is fixed). All 32 lanes must call it. */
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(GAN_FULL_MASK, v, o);
+    }
+    return v;
+}
+
+/* warp_max returns the maximum of v over the warp, in every lane. */
+__device__ __forceinline__ double warp_max(double v)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        v = fmax(v, __shfl_xor_sync(GAN_FULL_MASK, v, o));
+    }
+    return v;
+}
+
+/* block_sum2 sums a and b over the block; the totals are valid in thread 0.
+   blockDim.x must be a multiple of 32 (at most 1024), every thread of the
+   block must call it, and it may be called once per kernel (its shared
+   scratch is not guarded for reuse). */
+__device__ __forceinline__ void block_sum2(double &a, double &b)
+{
+    __shared__ double sa[32], sb[32];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    a = warp_sum(a);
+    b = warp_sum(b);
+    if (lane == 0) {
+        sa[w] = a;
+        sb[w] = b;
+    }
+    __syncthreads();
+    if (w == 0) {
+        a = lane < nw ? sa[lane] : 0.0;
+        b = lane < nw ? sb[lane] : 0.0;
+        a = warp_sum(a);
+        b = warp_sum(b);
+    }
+}
+
+#endif /* GAN_COMMON_CUH */
