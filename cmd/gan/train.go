@@ -16,6 +16,10 @@ import (
 // (the tests use it to poison the weights and check the NaN guard).
 var testHookAfterStep func(g *nn.GAN, p nn.Progress)
 
+func init() {
+	register(command{"train", "train the seed GAN and write samples, metrics, plots and checkpoints", runTrain})
+}
+
 type trainFlags struct {
 	device, out, resume, data, dataset string
 	epochs, batch, steps               int

@@ -1,0 +1,11 @@
+/* all.cu: the one translation unit that `make gpu` compiles into
+   gpu/kernels.fatbin, so that one module holds every kernel. Each file
+   below is one op family; see its opening comment. */
+#include "matmul.cu"
+#include "bias.cu"
+#include "act.cu"
+#include "dropout.cu"
+#include "random.cu"
+#include "loss.cu"
+#include "adam.cu"
+#include "gather.cu"
