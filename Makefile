@@ -2,7 +2,7 @@
 GO      ?= go
 GOFLAGS ?=
 
-.PHONY: all gan test vet fuzz clean cuda-toolchain gpu gpu-dist
+.PHONY: all gan test vet fuzz clean cuda-toolchain check-nvcc gpu gpu-dist vet-cuda test-cudaemu bench-cpu bench-dist
 
 # The default target builds the CPU binary ./gan (no cgo, no CUDA needed).
 all: gan
@@ -15,12 +15,25 @@ test:
 	gofmt -l . | (! grep .) || (echo "gofmt: the files above are not formatted"; exit 1)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 14m ./...
+	@# The portable matmul path, which CPUs without AVX2 run.
+	$(GO) test -count=1 -tags purego ./cpu/sgemm/ ./cpu/
+
+# make bench-cpu: the Go benchmarks that compare our CPU matmul and training
+# step with gonum's and Gorgonia's, then `gan bench` on the CPU.
+bench-cpu: gan
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/
+	./gan bench --device cpu
+
+# make bench-dist: what scripts/gpu-bench.sh runs on a GPU machine, in
+# dist/bench/ (run `make gpu-dist` first for the CUDA binary).
+bench-dist:
+	scripts/build-bench-dist.sh
 
 vet:
 	$(GO) vet ./...
 
 clean:
-	rm -rf gan gan-cuda dist
+	rm -rf gan gan-cuda dist gpu/kernels.fatbin
 
 # make cuda-toolchain: installs nvcc and the CUDA headers (Debian's
 # nvidia-cuda-toolkit, CUDA 11.8, from the contrib and non-free components).
@@ -39,3 +52,55 @@ cuda-toolchain:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends nvidia-cuda-toolkit; \
 		nvcc --version; \
 	fi
+
+# ---- CUDA backend (see gpu/README.md)
+#
+# make gpu: compiles kernels/*.cu with nvcc into one fatbin (PTX for
+# compute_80, which the driver JIT-compiles for sm_80 and newer, plus a cubin
+# for sm_90), which package gpu embeds, then builds ./gan with the cuda tag.
+# Plain FP32: no --use_fast_math; the kernels round explicitly where the CPU
+# backend must be matched bit for bit. (No -lineinfo: nvcc 11.8's ptxas
+# crashes with it on this code for sm_90.)
+NVCC      ?= nvcc
+NVCCFLAGS ?= -std=c++17 -O3 \
+	-gencode arch=compute_80,code=compute_80 -gencode arch=compute_90,code=sm_90
+KERNEL_SRC := $(wildcard kernels/*.cu kernels/*.cuh)
+# Packages with tests built with the cuda tag (files whose //go:build line
+# names cuda without negating it).
+CUDA_TEST_PKGS = $(sort $(dir $(shell grep -rlE '^//go:build (.*[^!a-z])?cuda([^a-z]|$$)' --include='*_test.go' .)))
+
+check-nvcc:
+	@command -v $(NVCC) >/dev/null 2>&1 || { echo "nvcc not found: run \`make cuda-toolchain\` first"; exit 1; }
+
+gpu/kernels.fatbin: $(KERNEL_SRC) | check-nvcc
+	$(NVCC) $(NVCCFLAGS) -fatbin -o $@ kernels/all.cu
+
+gpu: check-nvcc gpu/kernels.fatbin
+	CGO_ENABLED=1 $(GO) build -tags cuda -trimpath -o gan ./cmd/gan
+
+# make vet-cuda: go vet with the cuda tag (needs the fatbin it embeds), on
+# every package except those that import Gorgonia: Gorgonia uses a build tag
+# named cuda too, which switches on its cuDNN bindings (gorgonia.org/cu/dnn
+# needs cudnn.h, which no Debian package provides).
+CUDA_VET_PKGS = $(shell for p in $$($(GO) list ./...); do \
+	$(GO) list -tags cuda -deps -test $$p 2>/dev/null | grep -qx 'gorgonia.org/gorgonia' || echo $$p; done)
+vet-cuda: gpu/kernels.fatbin
+	CGO_ENABLED=1 $(GO) vet -tags cuda $(CUDA_VET_PKGS)
+
+# make test-cudaemu: the gpu package's parity tests with the kernels run on
+# the CPU by the emulator in gpu/emu.cpp (needs g++, not nvcc or a GPU).
+test-cudaemu:
+	CGO_ENABLED=1 $(GO) test -count=1 -tags cudaemu ./gpu/
+
+# make gpu-dist: everything a GPU machine without Go needs, in dist/: the
+# cuda gan binary and the cuda test binaries, stripped; scripts/gpu-run.sh
+# runs them there.
+gpu-dist: check-nvcc gpu/kernels.fatbin
+	mkdir -p dist
+	CGO_ENABLED=1 $(GO) build -tags cuda -trimpath -ldflags='-s -w' -o dist/gan ./cmd/gan
+	@for d in $(CUDA_TEST_PKGS); do \
+		name=$$(echo "$${d#./}" | sed 's:/$$::; s:/:_:g'); \
+		echo "$(GO) test -c -tags cuda -trimpath -ldflags='-s -w' -o dist/$$name.test $$d"; \
+		CGO_ENABLED=1 $(GO) test -c -tags cuda -trimpath -ldflags='-s -w' -o dist/$$name.test $$d || exit 1; \
+	done
+	@du -ch dist/gan dist/*.test | tail -n 1

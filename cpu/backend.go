@@ -6,9 +6,9 @@
 // Results never depend on the number of workers: elementwise ops are
 // independent per element, and every reduction adds in an order fixed by the
 // shape alone (per-column sums row by row; scalar sums over fixed chunks of
-// [reduceChunk] elements whose float64 partial sums are combined in chunk
-// order). After the first call of each op with a given shape, ops allocate
-// nothing.
+// 4096 elements whose float64 partial sums are combined in chunk order;
+// matrix products as package sgemm documents). After the first call of each
+// op with a given shape, ops allocate nothing.
 //
 // Like every backend, it records the first error (a shape mismatch, a matrix
 // from another backend, a bad index) with the op's name, turns every later op
@@ -48,8 +48,6 @@ type Backend struct {
 
 	// One job value per op, reused on every call so that handing work to the
 	// pool allocates nothing.
-	jMatMul      matmulJob
-	jMatVec      matvecJob
 	jBiasAct     biasActJob
 	jColSum      colSumJob
 	jAct         actJob
@@ -88,7 +86,8 @@ func (b *Backend) Workers() int { return b.workers }
 // Name returns "cpu".
 func (b *Backend) Name() string { return "cpu" }
 
-// Alloc returns a zeroed rows×cols matrix in a buffer of its own.
+// Alloc returns a zeroed rows×cols matrix in a buffer of its own. Sizes
+// above 2³¹−1 elements are refused.
 func (b *Backend) Alloc(rows, cols int) (nn.Mat, error) {
 	if rows < 0 || cols < 0 || (cols > 0 && rows > math.MaxInt32/cols) {
 		return nn.Mat{}, fmt.Errorf("cpu: Alloc: bad size %dx%d", rows, cols)

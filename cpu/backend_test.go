@@ -2,7 +2,9 @@ package cpu
 
 import (
 	"math"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -165,4 +167,37 @@ func TestNoPanicOnBadMatrices(t *testing.T) {
 		assert.ErrorContains(t, b2.Sync(), "cpu: Fill", "%+v", bad)
 		require.NoError(t, b2.Close())
 	}
+}
+
+// waitGoroutines collects garbage until at most n goroutines run, or fails
+// after a few seconds.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			require.LessOrEqual(t, runtime.NumGoroutine(), n, "pool goroutines still running")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestPoolGoroutinesStop(t *testing.T) {
+	start := runtime.NumGoroutine()
+	b := NewWithWorkers(5)
+	assert.GreaterOrEqual(t, runtime.NumGoroutine(), start+4)
+	require.NoError(t, b.Close())
+	require.NoError(t, b.Close(), "Close twice is harmless")
+	waitGoroutines(t, start)
+
+	// A backend dropped without Close stops its pool when collected.
+	func() {
+		b := NewWithWorkers(5)
+		m, err := b.Alloc(100, 1000)
+		require.NoError(t, err)
+		b.Fill(m, 1) // runs on the pool
+		require.NoError(t, b.Sync())
+	}()
+	waitGoroutines(t, start)
 }

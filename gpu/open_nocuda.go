@@ -1,19 +1,14 @@
-//go:build !cuda
+//go:build !cuda || !cgo
 
 package gpu
 
-import (
-	"errors"
+import "gan/nn"
 
-	"gan/nn"
-)
-
-// ErrNotBuilt is returned by Open in a binary built without the cuda tag.
-var ErrNotBuilt = errors.New("this gan binary was built without CUDA: build it with `make gpu` (needs nvcc: `make cuda-toolchain`)")
-
-// Open returns the CUDA backend; this build has none.
+// Open returns the CUDA backend on device ordinal 0. This binary was built
+// without the cuda tag (or without cgo, which the CUDA code needs), so it
+// always returns [ErrNotBuilt].
 func Open() (nn.Backend, error) { return nil, ErrNotBuilt }
 
-// Available reports whether this binary has CUDA support and a device is
-// present; this build has no CUDA support.
+// Available reports whether this binary has CUDA support and a CUDA device
+// is present. This binary was built without CUDA: it is always false.
 func Available() bool { return false }

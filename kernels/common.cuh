@@ -25,6 +25,12 @@
 #define GAN_FULL_MASK 0xffffffffu
 #define GAN_NEG_INF (-__builtin_huge_val())
 
+/* GAN_CHECK_ALIGN16(p) marks a float4 access: on a GPU a misaligned one is a
+   fatal fault; the CPU emulator (gpu/emu.cpp) defines it to check. */
+#ifndef GAN_CHECK_ALIGN16
+#define GAN_CHECK_ALIGN16(p) ((void)0)
+#endif
+
 /* Grid-stride loop over [0, n) for a 1-D launch. */
 #define GAN_FOR_EACH(i, n)                                                    \
     for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned)(n); \

@@ -1,6 +1,9 @@
 /* dropout.cu: PyTorch's training-mode dropout with masks from the shared
    Philox generator (Dropout and DropoutBackward of nn.Backend).
 
+   dropout_forward   mask and y = x ⊙ mask
+   dropout_backward  dx = dy ⊙ mask
+
    Element i of the view is kept iff px_uniform(word i%4 of block i/4) <
    keep, keep = float32(1 − p); its mask is then scale = float32(1/(1 − p))
    (computed in float64 on the host), else 0, and y = x·mask, one float32
@@ -31,9 +34,10 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-/* mul: z = x ⊙ y over n elements (DropoutBackward: dx = dy ⊙ mask); z may
+/* dropout_backward: z = x ⊙ y over n elements (dx = dy ⊙ mask); z may
    be x. Launch: 1-D grid-stride, 256 threads per block. */
-extern "C" __global__ void __launch_bounds__(256) mul(int n, float *z, const float *x, const float *y)
+extern "C" __global__ void __launch_bounds__(256)
+    dropout_backward(int n, float *z, const float *x, const float *y)
 {
     GAN_FOR_EACH(i, n)
     {

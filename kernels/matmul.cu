@@ -36,6 +36,7 @@ __device__ __forceinline__ float4 load4(const float *__restrict__ p, int r, int 
     }
     const float *q = p + (size_t)r * ld + c;
     if (vec && c + 3 < cols) {
+        GAN_CHECK_ALIGN16(q);
         return *reinterpret_cast<const float4 *>(q);
     }
     v.x = q[0];
@@ -103,6 +104,7 @@ __device__ __forceinline__ void sgemm_tile(int M, int N, int K, const float *__r
             // A is stored K×M: quads run along m.
             for (int q = tid; q < BM * BK / 4; q += NT) {
                 const int kk = q / (BM / 4), iq = (q % (BM / 4)) * 4;
+                GAN_CHECK_ALIGN16(&As[kk][iq]);
                 *reinterpret_cast<float4 *>(&As[kk][iq]) = load4(A, k0 + kk, m0 + iq, K, M, lda, va);
             }
         }
@@ -110,6 +112,7 @@ __device__ __forceinline__ void sgemm_tile(int M, int N, int K, const float *__r
             // B is K×N: quads run along n.
             for (int q = tid; q < BN * BK / 4; q += NT) {
                 const int kk = q / (BN / 4), jq = (q % (BN / 4)) * 4;
+                GAN_CHECK_ALIGN16(&Bs[kk][jq]);
                 *reinterpret_cast<float4 *>(&Bs[kk][jq]) = load4(B, k0 + kk, n0 + jq, K, N, ldb, vb);
             }
         } else {
@@ -130,6 +133,7 @@ __device__ __forceinline__ void sgemm_tile(int M, int N, int K, const float *__r
             float a[TM], b[TN];
 #pragma unroll
             for (int g = 0; g < GM; g++) {
+                GAN_CHECK_ALIGN16(&As[kk][g * SM + ty * 4]);
                 const float4 v = *reinterpret_cast<const float4 *>(&As[kk][g * SM + ty * 4]);
                 a[g * 4 + 0] = v.x;
                 a[g * 4 + 1] = v.y;
@@ -138,6 +142,7 @@ __device__ __forceinline__ void sgemm_tile(int M, int N, int K, const float *__r
             }
 #pragma unroll
             for (int g = 0; g < GN; g++) {
+                GAN_CHECK_ALIGN16(&Bs[kk][g * SN + tx * 4]);
                 const float4 v = *reinterpret_cast<const float4 *>(&Bs[kk][g * SN + tx * 4]);
                 b[g * 4 + 0] = v.x;
                 b[g * 4 + 1] = v.y;
@@ -172,6 +177,7 @@ __device__ __forceinline__ void sgemm_tile(int M, int N, int K, const float *__r
                 float *c = C + (size_t)i * ldc + j;
                 const float *r = &acc[gi * 4 + u][gj * 4];
                 if (vc && j + 3 < N) {
+                    GAN_CHECK_ALIGN16(c);
                     float4 out = make_float4(r[0], r[1], r[2], r[3]);
                     if (beta != 0.0f) {
                         const float4 old = *reinterpret_cast<const float4 *>(c);

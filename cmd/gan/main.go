@@ -1,9 +1,14 @@
-// Command gan trains and samples the seed MNIST GAN on the CPU or on an
-// NVIDIA GPU.
+// Command gan trains, samples and measures the seed MNIST GAN on the CPU or
+// on an NVIDIA GPU.
 //
 //	gan train  [--device cpu|cuda|auto] [--epochs 50] [--batch 64] [--lr 2e-4] [--seed 1]
 //	           [--out DIR] [--steps N] [--resume CKPT] [--data DIR] [--dataset mnist|fashion]
+//	           [--eval-every N] [--eval-n 10000] [--watch=true]
 //	gan sample --checkpoint F [--n 64] [--out DIR] [--grid FILE] [--seed S] [--device ...]
+//	           [--interpolate [--seeds 1,2,3] [--frames 8]]
+//	gan eval   --checkpoint F | --samples PATH [--n 10000] [--seed 1] [--json FILE]
+//	gan report RUN_DIR [--n 10000] [--out FILE] [--no-eval]
+//	gan classifier train|test [--dataset mnist|fashion] [--out FILE] [--weights FILE]
 //
 // Run "gan help" or "gan COMMAND -h" for details.
 package main
@@ -40,8 +45,12 @@ func commands() []command { return registry }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: gan COMMAND [flags]\n\ncommands:")
+	width := 8
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gan COMMAND -h' for the flags of a command.")
 }

@@ -8,25 +8,16 @@ import "golang.org/x/sys/cpu"
 // computes.
 
 //go:noescape
-func kern512x12x32(k int, a, b, c *float32, ldc int, beta float32, mode int)
-
-//go:noescape
 func kern512x8x32(k int, a, b, c *float32, ldc int, beta float32, mode int)
-
-//go:noescape
-func kern512x14x32(k int, a, b, c *float32, ldc int, beta float32, mode int)
-
-//go:noescape
-func kern512x8x48(k int, a, b, c *float32, ldc int, beta float32, mode int)
-
-//go:noescape
-func kern512x6x64(k int, a, b, c *float32, ldc int, beta float32, mode int)
 
 //go:noescape
 func kern256x6x16(k int, a, b, c *float32, ldc int, beta float32, mode int)
 
 //go:noescape
-func kern256x4x24(k int, a, b, c *float32, ldc int, beta float32, mode int)
+func kern512x8x16(k int, a, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern256x6x8(k int, a, b, c *float32, ldc int, beta float32, mode int)
 
 //go:noescape
 func packTrans(dst, src *float32, ld, k8, rows, width int)
@@ -40,15 +31,21 @@ func dotRows(m, k int, a *float32, lda int, x, y *float32)
 //go:noescape
 func axpyCols(k, n int, a *float32, lda int, x, y *float32)
 
+//go:noescape
+func dotRows512(m, k int, a *float32, lda int, x, y *float32)
+
+//go:noescape
+func axpyCols512(k, n int, a *float32, lda int, x, y *float32)
+
 var avx512Set = &kernelSet{
-	name: "avx512", mr: 12, nr: 32, kcMax: 256, mcMax: 240, ncMax: 2048,
-	micro: kern512x12x32, trans: packTrans, copy: packCopy,
-	dotRows: dotRows, axpyCols: axpyCols,
+	name: "avx512", mr: 8, nr: 32, kcMax: 384, mcMax: 256, ncMax: 2048,
+	micro: kern512x8x32, microHalf: kern512x8x16, trans: packTrans, copy: packCopy,
+	dotRows: dotRows512, axpyCols: axpyCols512,
 }
 
 var avx2Set = &kernelSet{
-	name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 120, ncMax: 2048,
-	micro: kern256x6x16, trans: packTrans, copy: packCopy,
+	name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 252, ncMax: 2048,
+	micro: kern256x6x16, microHalf: kern256x6x8, trans: packTrans, copy: packCopy,
 	dotRows: dotRows, axpyCols: axpyCols,
 }
 

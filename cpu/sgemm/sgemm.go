@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // kernelSet is one family of kernels together with its blocking.
@@ -35,6 +36,9 @@ type kernelSet struct {
 	// writes the tile into c (row stride ldc) as mode says: modeStore,
 	// modeAdd or modeBeta.
 	micro func(k int, a, b, c *float32, ldc int, beta float32, mode int)
+	// microHalf, if not nil, is micro for an mr×(nr/2) tile. It serves a
+	// last column panel of at most nr/2 columns, packed nr/2 wide.
+	microHalf func(k int, a, b, c *float32, ldc int, beta float32, mode int)
 	// trans sets dst[p·width+r] = src[r·ld+p] for r < rows (a multiple of
 	// 4) and p < 8·k8; nil means the Go loop.
 	trans func(dst, src *float32, ld, k8, rows, width int)
@@ -60,25 +64,31 @@ var impl = bestKernels()
 // Kernel names the micro-kernel in use: "avx512", "avx2" or "generic".
 func Kernel() string { return impl.name }
 
-// workers is the number of goroutines Sgemm may use.
+// workers is the number of goroutines Sgemm may use; 0 means
+// runtime.GOMAXPROCS(0) at the time of the call.
 var workers atomic.Int64
 
-func init() { workers.Store(int64(runtime.GOMAXPROCS(0))) }
-
-// SetWorkers sets how many goroutines Sgemm may use (default
-// runtime.GOMAXPROCS(0) at start-up); n < 1 means 1. Results are
+// SetWorkers sets how many goroutines Sgemm may use. The default, restored
+// by n < 1, is runtime.GOMAXPROCS(0) at the time of each call. Results are
 // bit-identical for any value.
-func SetWorkers(n int) {
-	if n < 1 {
-		n = 1
+func SetWorkers(n int) { workers.Store(int64(max(n, 0))) }
+
+// numWorkers returns how many goroutines this call may use.
+func (ctx *callCtx) numWorkers() int {
+	if ctx.maxW > 0 {
+		return ctx.maxW
 	}
-	workers.Store(int64(n))
+	if w := int(workers.Load()); w > 0 {
+		return w
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
-// Work below these sizes (multiply-adds) runs on one goroutine: waking a
-// worker costs more than it saves.
+// Work below these sizes (multiply-adds) runs on one goroutine: handing
+// part of it to a worker costs more than it saves. (A 64×256×100 GEMM, 1.6M
+// multiply-adds and 16 µs on one core, was no faster on two.)
 const (
-	parMinGemm = 1 << 20
+	parMinGemm = 1 << 22
 	parMinGemv = 1 << 17
 )
 
@@ -89,6 +99,13 @@ const (
 // if a dimension is negative, a leading dimension is smaller than its row or
 // a slice is too short, as BLAS implementations do.
 func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmWorkers(0, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmWorkers is [Sgemm] on at most workers goroutines (the calling one
+// included); workers < 1 means the default of [SetWorkers]. The result is
+// bit-identical for any value.
+func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
@@ -110,8 +127,9 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		scale(m, n, beta, c, ldc)
 		return
 	}
-	ctx := ctxPool.Get().(*callCtx)
+	ctx := getCtx()
 	ctx.ks = impl
+	ctx.maxW = workers
 	ctx.p = problem{transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	if m == 1 || n == 1 {
 		ctx.gemv()
@@ -119,16 +137,21 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		ctx.gemm()
 	}
 	ctx.p = problem{}
-	ctxPool.Put(ctx)
+	putCtx(ctx)
 }
 
 // checkMat panics unless x can hold a rows×cols matrix with row stride ld.
+// The assembly kernels trust this check, so it must not overflow.
 func checkMat(name string, x []float32, rows, cols, ld int) {
 	if ld < max(1, cols) {
 		panic(fmt.Sprintf("sgemm: leading dimension of %s is %d, less than its %d columns", name, ld, cols))
 	}
-	if rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
-		panic(fmt.Sprintf("sgemm: %s has %d elements, a %dx%d matrix with stride %d needs %d", name, len(x), rows, cols, ld, (rows-1)*ld+cols))
+	if rows == 0 || cols == 0 {
+		return
+	}
+	// len(x) ≥ (rows−1)·ld + cols, without computing the product.
+	if len(x) < cols || (rows > 1 && (len(x)-cols)/(rows-1) < ld) {
+		panic(fmt.Sprintf("sgemm: %s has %d elements, too few for a %dx%d matrix with stride %d", name, len(x), rows, cols, ld))
 	}
 }
 
@@ -161,35 +184,92 @@ type problem struct {
 	ldc            int
 }
 
-// part is one worker's share of a call: the block [i0,i1)×[j0,j1) of C for
-// the packed path, or a range of outputs for the matrix-vector path.
+// part is one participant in a call (the caller or a pool worker) with its
+// buffers, which are kept between calls.
 type part struct {
-	ctx            *callCtx
-	i0, i1, j0, j1 int
-	// Packing buffers and the edge tile, kept between calls.
+	ctx *callCtx
+	// ap and bp hold packed blocks of A and B; tile is the edge tile.
 	ap, bp, tile []float32
+	// packed says that ap (when ctx.cacheA) or bp (when ctx.cacheB)
+	// already holds the whole packed operand for this call.
+	packed bool
+	// state is the call generation shifted left by 2, or'ed with jobPending,
+	// jobRunning or jobCancelled, for a participant handed to the pool.
+	state atomic.Uint64
 }
 
-// callCtx is the reusable state of one Sgemm call: the problem, its parts
-// and their buffers. Contexts are pooled, so steady-state calls allocate
-// nothing.
+// The life of a job handed to the pool: the worker that picks it up claims
+// it (pending → running) unless the caller, done with every chunk, has
+// cancelled it first (pending → cancelled). A job left over from an earlier
+// call carries an old generation and matches neither.
+const (
+	jobPending   = 0
+	jobRunning   = 1
+	jobCancelled = 2
+)
+
+// callCtx is the reusable state of one Sgemm call: the problem, how it is
+// cut into chunks, and the participants with their buffers. Contexts are
+// kept on a free list, so steady-state calls allocate nothing.
 type callCtx struct {
-	ks    *kernelSet
-	p     problem
-	parts []part
+	ks *kernelSet
+	// maxW caps the goroutines of this call; 0 means numWorkers().
+	maxW int
+	p    problem
+	// parts are never moved once made: a job left over from an earlier
+	// call may still look at its participant's state.
+	parts []*part
 	wg    sync.WaitGroup
+	// The call is cut into nchunks chunks that participants claim in turn
+	// through next: column ranges (splitN) or row ranges of C, at multiples
+	// of the micro-tile, or output ranges on the matrix-vector path.
+	nchunks int
+	next    atomic.Int64
+	// gen numbers the calls made with this context.
+	gen    uint64
+	splitN bool
+	// cacheA (with splitN) and cacheB (without) say that each participant
+	// packs the operand every chunk needs once, all K blocks of it, and
+	// reuses it for the later chunks it claims.
+	cacheA, cacheB bool
 	// x holds a strided vector operand copied contiguous, y the raw sums of
-	// the matrix-vector path before they are merged into C.
+	// the matrix-vector path when they must be merged into C.
 	x, y []float32
 	// The operands of the matrix-vector path while it runs: the vector gx,
-	// the matrix gm with row stride gldm, and whether outputs are dot
-	// products of rows of gm (gdot) or x-weighted sums of its rows.
-	gx, gm []float32
-	gldm   int
-	gdot   bool
+	// the matrix gm with row stride gldm, where the raw sums go (gy), and
+	// whether outputs are dot products of rows of gm (gdot) or x-weighted
+	// sums of its rows.
+	gx, gm, gy []float32
+	gldm       int
+	gdot       bool
 }
 
-var ctxPool = sync.Pool{New: func() any { return new(callCtx) }}
+// freeCtx holds the contexts of finished calls. Unlike a sync.Pool it keeps
+// them, and their packing buffers, across garbage collections: a training
+// loop makes the same calls every step and should never reallocate.
+var freeCtx struct {
+	sync.Mutex
+	list []*callCtx
+}
+
+// getCtx returns a free context, or a new one.
+func getCtx() *callCtx {
+	freeCtx.Lock()
+	defer freeCtx.Unlock()
+	if n := len(freeCtx.list); n > 0 {
+		ctx := freeCtx.list[n-1]
+		freeCtx.list = freeCtx.list[:n-1]
+		return ctx
+	}
+	return new(callCtx)
+}
+
+// putCtx returns ctx to the free list.
+func putCtx(ctx *callCtx) {
+	freeCtx.Lock()
+	freeCtx.list = append(freeCtx.list, ctx)
+	freeCtx.Unlock()
+}
 
 // grow returns s resized to n elements, reallocating only when it must.
 func grow(s []float32, n int) []float32 {
@@ -199,30 +279,57 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// setParts sizes ctx.parts to n parts.
-func (ctx *callCtx) setParts(n int) {
-	for len(ctx.parts) < n {
-		ctx.parts = append(ctx.parts, part{})
+// run has up to w participants, the caller and w−1 pool workers, each run
+// f until the chunks run out. Claiming chunks one at a time keeps both cores
+// busy when a worker wakes late or is descheduled; a worker that has not
+// started when the caller runs out of chunks is cancelled rather than
+// waited for.
+func (ctx *callCtx) run(w int, f func(pt *part, chunk int)) {
+	for len(ctx.parts) < w {
+		ctx.parts = append(ctx.parts, new(part))
 	}
-	for i := 0; i < n; i++ {
+	ctx.next.Store(0)
+	ctx.gen++
+	for i := 0; i < w; i++ {
 		ctx.parts[i].ctx = ctx
+		ctx.parts[i].packed = false
+	}
+	if w > 1 {
+		pool.ensure(w - 1)
+		ctx.wg.Add(w - 1)
+		for i := 1; i < w; i++ {
+			ctx.parts[i].state.Store(ctx.gen<<2 | jobPending)
+			pool.jobs <- job{p: ctx.parts[i], f: f, gen: ctx.gen}
+		}
+	}
+	if w > 1 && int(pool.polling.Load()) < w-1 {
+		// A parked worker woken by the send waits in this P's runnext slot,
+		// which another P steals only after a sleep of tens of
+		// microseconds. Yielding lets it start here at once while an idle
+		// P picks this goroutine up from the global queue.
+		runtime.Gosched()
+	}
+	participate(ctx.parts[0], f)
+	if w > 1 {
+		for i := 1; i < w; i++ {
+			if ctx.parts[i].state.CompareAndSwap(ctx.gen<<2|jobPending, ctx.gen<<2|jobCancelled) {
+				ctx.wg.Done()
+			}
+		}
+		ctx.wg.Wait()
 	}
 }
 
-// run runs f on parts [0, n): parts 1.. on the worker pool, part 0 on the
-// calling goroutine, and waits for all of them.
-func (ctx *callCtx) run(n int, f func(*part)) {
-	if n == 1 {
-		f(&ctx.parts[0])
-		return
+// participate runs f on chunks claimed from pt's call until none are left.
+func participate(pt *part, f func(pt *part, chunk int)) {
+	ctx := pt.ctx
+	for {
+		c := int(ctx.next.Add(1) - 1)
+		if c >= ctx.nchunks {
+			return
+		}
+		f(pt, c)
 	}
-	pool.ensure(n - 1)
-	ctx.wg.Add(n - 1)
-	for i := 1; i < n; i++ {
-		pool.jobs <- job{p: &ctx.parts[i], f: f}
-	}
-	f(&ctx.parts[0])
-	ctx.wg.Wait()
 }
 
 // kBlocks returns the size of the K blocks: the fewest blocks of at most
@@ -235,60 +342,94 @@ func kBlocks(k, kcMax int) int {
 	return (kc + 7) &^ 7
 }
 
+// maxCache bounds the packed-operand cache of one participant, in float32
+// elements (16 MiB). Larger operands are packed block by block per chunk.
+const maxCache = 4 << 20
+
 // gemm runs the packed path.
 func (ctx *callCtx) gemm() {
 	ks, p := ctx.ks, &ctx.p
 	mt := (p.m + ks.mr - 1) / ks.mr
 	nt := (p.n + ks.nr - 1) / ks.nr
-	w := int(workers.Load())
-	if p.m*p.n*p.k < parMinGemm {
+	w := ctx.numWorkers()
+	if int64(p.m)*int64(p.n)*int64(p.k) < parMinGemm {
 		w = 1
 	}
-	// Split along n (each part packs all of A) or along m (each part packs
-	// all of B), whichever makes the slowest part cheapest. Costs count
-	// multiply-adds; packing one element costs about as much as packPenalty.
-	const packPenalty = 16
-	splitN := false
+	ctx.nchunks, ctx.splitN, ctx.cacheA, ctx.cacheB = 1, true, false, false
 	if w > 1 {
+		// Split along n (every participant packs all of A) or along m
+		// (every participant packs all of B), whichever makes a
+		// participant's share cheapest. Costs count multiply-adds; packing
+		// one element costs about as much as packPenalty.
+		const packPenalty = 16
 		wn, wm := min(w, nt), min(w, mt)
 		colsN := (nt + wn - 1) / wn * ks.nr
 		rowsM := (mt + wm - 1) / wm * ks.mr
 		costN := mt*ks.mr*colsN + packPenalty*(p.m+colsN)
 		costM := rowsM*nt*ks.nr + packPenalty*(rowsM+p.n)
-		splitN = costN < costM
-		if splitN {
-			w = wn
+		ctx.splitN = costN <= costM
+		tiles := mt
+		if ctx.splitN {
+			w, tiles = wn, nt
+			ctx.cacheA = mt*ks.mr*p.k <= maxCache
 		} else {
 			w = wm
+			ctx.cacheB = nt*ks.nr*p.k <= maxCache
+		}
+		// With the shared operand cached, more chunks than participants
+		// cost nothing extra and balance the load; without, each chunk
+		// repacks it, so there is one chunk per participant.
+		ctx.nchunks = w
+		if ctx.cacheA || ctx.cacheB {
+			ctx.nchunks = min(tiles, 4*w)
 		}
 	}
-	ctx.setParts(w)
-	for i := 0; i < w; i++ {
-		pt := &ctx.parts[i]
-		if splitN {
-			pt.i0, pt.i1 = 0, p.m
-			pt.j0, pt.j1 = min(p.n, i*nt/w*ks.nr), min(p.n, (i+1)*nt/w*ks.nr)
-		} else {
-			pt.i0, pt.i1 = min(p.m, i*mt/w*ks.mr), min(p.m, (i+1)*mt/w*ks.mr)
-			pt.j0, pt.j1 = 0, p.n
-		}
-	}
-	ctx.run(w, gemmPart)
+	ctx.run(w, gemmChunk)
 }
 
-// gemmPart computes one part of the packed path: C[i0:i1, j0:j1].
-func gemmPart(pt *part) {
+// gemmChunk computes chunk c of the packed path.
+func gemmChunk(pt *part, c int) {
+	ctx := pt.ctx
+	ks, p := ctx.ks, &ctx.p
+	i0, i1, j0, j1 := 0, p.m, 0, p.n
+	if ctx.nchunks > 1 {
+		if ctx.splitN {
+			nt := (p.n + ks.nr - 1) / ks.nr
+			j0, j1 = min(p.n, c*nt/ctx.nchunks*ks.nr), min(p.n, (c+1)*nt/ctx.nchunks*ks.nr)
+		} else {
+			mt := (p.m + ks.mr - 1) / ks.mr
+			i0, i1 = min(p.m, c*mt/ctx.nchunks*ks.mr), min(p.m, (c+1)*mt/ctx.nchunks*ks.mr)
+		}
+	}
+	if i0 < i1 && j0 < j1 {
+		gemmBlock(pt, i0, i1, j0, j1)
+	}
+}
+
+// gemmBlock computes C[i0:i1, j0:j1] on the packed path.
+func gemmBlock(pt *part, i0, i1, j0, j1 int) {
 	ctx := pt.ctx
 	ks, p := ctx.ks, &ctx.p
 	mr, nr := ks.mr, ks.nr
-	if pt.i0 >= pt.i1 || pt.j0 >= pt.j1 {
-		return
-	}
 	kcb := kBlocks(p.k, ks.kcMax)
-	mcb := min(ks.mcMax, (pt.i1-pt.i0+mr-1)/mr*mr)
-	ncb := min(ks.ncMax, (pt.j1-pt.j0+nr-1)/nr*nr)
-	pt.ap = grow(pt.ap, mcb*kcb)
-	pt.bp = grow(pt.bp, ncb*kcb)
+	mcb := min(ks.mcMax, (i1-i0+mr-1)/mr*mr)
+	ncb := min(ks.ncMax, (j1-j0+nr-1)/nr*nr)
+	// A cached operand holds every K block of the whole matrix: the block
+	// starting at row ic (column jc) and depth pc lies at pc·mPad + ic·kc
+	// (pc·nPad + jc·kc).
+	mPad := (p.m + mr - 1) / mr * mr
+	nPad := (p.n + nr - 1) / nr * nr
+	kPad := (p.k + 7) &^ 7
+	if ctx.cacheA {
+		pt.ap = grow(pt.ap, mPad*kPad)
+	} else {
+		pt.ap = grow(pt.ap, mcb*kcb)
+	}
+	if ctx.cacheB {
+		pt.bp = grow(pt.bp, nPad*kPad)
+	} else {
+		pt.bp = grow(pt.bp, ncb*kcb)
+	}
 	pt.tile = grow(pt.tile, mr*nr)
 	firstMode := modeBeta
 	switch p.beta {
@@ -297,36 +438,53 @@ func gemmPart(pt *part) {
 	case 1:
 		firstMode = modeAdd
 	}
-	for jc := pt.j0; jc < pt.j1; jc += ncb {
-		nc := min(ncb, pt.j1-jc)
+	for jc := j0; jc < j1; jc += ncb {
+		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.k; pc += kcb {
 			kc := min(kcb, p.k-pc)
 			mode := modeAdd
 			if pc == 0 {
 				mode = firstMode
 			}
-			packB(ks, pt.bp, p, jc, nc, pc, kc)
-			for ic := pt.i0; ic < pt.i1; ic += mcb {
-				mc := min(mcb, pt.i1-ic)
-				packA(ks, pt.ap, p, ic, mc, pc, kc)
+			bp := pt.bp
+			if ctx.cacheB {
+				bp = pt.bp[pc*nPad+jc*kc:]
+			}
+			if !ctx.cacheB || !pt.packed {
+				packB(ks, bp, p, jc, nc, pc, kc)
+			}
+			for ic := i0; ic < i1; ic += mcb {
+				mc := min(mcb, i1-ic)
+				ap := pt.ap
+				if ctx.cacheA {
+					ap = pt.ap[pc*mPad+ic*kc:]
+				}
+				if !ctx.cacheA || !pt.packed {
+					packA(ks, ap, p, ic, mc, pc, kc)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
-					bpan := &pt.bp[jr*kc]
+					micro, width := ks.micro, panelWidth(ks, nn)
+					if width < nr {
+						micro = ks.microHalf
+					}
+					bpan := &bp[jr*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
-						apan := &pt.ap[ir*kc]
+						apan := &ap[ir*kc]
 						off := (ic+ir)*p.ldc + jc + jr
-						if mm == mr && nn == nr {
-							ks.micro(kc, apan, bpan, &p.c[off], p.ldc, p.beta, mode)
+						if mm == mr && nn == width {
+							micro(kc, apan, bpan, &p.c[off], p.ldc, p.beta, mode)
 							continue
 						}
-						ks.micro(kc, apan, bpan, &pt.tile[0], nr, 0, modeStore)
-						merge(p.c[off:], p.ldc, pt.tile, nr, mm, nn, p.beta, mode)
+						micro(kc, apan, bpan, &pt.tile[0], width, 0, modeStore)
+						merge(p.c[off:], p.ldc, pt.tile, width, mm, nn, p.beta, mode)
 					}
 				}
 			}
 		}
 	}
+	pt.packed = true
 }
 
 // merge writes the mm×nn corner of a tile t (row stride ldt) into c as mode
@@ -376,16 +534,26 @@ func packB(ks *kernelSet, dst []float32, p *problem, j0, nc, p0, kc int) {
 	nr := ks.nr
 	for q := 0; q*nr < nc; q++ {
 		cols := min(nr, nc-q*nr)
-		pan := dst[q*nr*kc : (q+1)*nr*kc]
+		width := panelWidth(ks, cols)
+		pan := dst[q*nr*kc : q*nr*kc+width*kc]
 		c0 := j0 + q*nr
 		if p.transB {
 			// op(B)[p][j] = b[j·ldb+p]: a transpose.
-			packTransPanel(ks, pan, p.b[c0*p.ldb+p0:], p.ldb, kc, cols, nr)
+			packTransPanel(ks, pan, p.b[c0*p.ldb+p0:], p.ldb, kc, cols, width)
 		} else {
 			// op(B)[p][j] = b[p·ldb+j]: contiguous rows.
-			packCopyPanel(ks, pan, p.b[p0*p.ldb+c0:], p.ldb, kc, cols, nr)
+			packCopyPanel(ks, pan, p.b[p0*p.ldb+c0:], p.ldb, kc, cols, width)
 		}
 	}
+}
+
+// panelWidth is the packed width of a B panel of cols ≤ nr columns: nr/2
+// when the half-width kernel can take it, else nr.
+func panelWidth(ks *kernelSet, cols int) int {
+	if ks.microHalf != nil && 2*cols <= ks.nr {
+		return ks.nr / 2
+	}
+	return ks.nr
 }
 
 // packCopyPanel sets dst[p·width+j] = src[p·ld+j] for j < cols, p < kc, and
@@ -472,23 +640,33 @@ func (ctx *callCtx) gemv() {
 		}
 		x = ctx.x
 	}
-	ctx.y = grow(ctx.y, outs)
-	w := int(workers.Load())
-	if outs*p.k < parMinGemv {
+	// The raw sums go to ctx.y, or straight into C when it is contiguous and
+	// its old value is not needed.
+	direct := cinc == 1 && p.beta == 0
+	y := p.c[:outs:outs]
+	if !direct {
+		ctx.y = grow(ctx.y, outs)
+		y = ctx.y
+	}
+	w := ctx.numWorkers()
+	if int64(outs)*int64(p.k) < parMinGemv {
 		w = 1
 	}
-	w = min(w, (outs+31)/32)
-	ctx.setParts(w)
-	for i := 0; i < w; i++ {
-		// Whole 32-output strips, so each output is computed by the same
-		// kernel path whatever w is.
-		strips := (outs + 31) / 32
-		ctx.parts[i].i0 = min(outs, i*strips/w*32)
-		ctx.parts[i].i1 = min(outs, (i+1)*strips/w*32)
+	// Chunks of whole 32-output strips, so each output is computed by the
+	// same kernel path whatever the chunks are.
+	strips := (outs + 31) / 32
+	w = min(w, strips)
+	ctx.nchunks = 1
+	if w > 1 {
+		ctx.nchunks = min(strips, 4*w)
 	}
-	ctx.gx, ctx.gm, ctx.gldm, ctx.gdot = x, mat, ldm, dot
-	ctx.run(w, gemvPart)
-	// Merge the raw sums into C.
+	ctx.gx, ctx.gm, ctx.gy, ctx.gldm, ctx.gdot = x, mat, y, ldm, dot
+	ctx.run(w, gemvChunk)
+	ctx.gx, ctx.gm, ctx.gy = nil, nil, nil
+	if direct {
+		return
+	}
+	// Merge the raw sums into C, as one row when C is contiguous.
 	mode := modeAdd
 	switch p.beta {
 	case 0:
@@ -497,37 +675,54 @@ func (ctx *callCtx) gemv() {
 	default:
 		mode = modeBeta
 	}
-	merge(p.c, cinc, ctx.y, 1, outs, 1, p.beta, mode)
-	ctx.gx, ctx.gm = nil, nil
+	if cinc == 1 {
+		merge(p.c, outs, y, outs, 1, outs, p.beta, mode)
+	} else {
+		merge(p.c, cinc, y, 1, outs, 1, p.beta, mode)
+	}
 }
 
-// gemvPart computes outputs [i0, i1) of the matrix-vector path into ctx.y.
-func gemvPart(pt *part) {
+// gemvChunk computes chunk c of the outputs of the matrix-vector path into
+// ctx.y.
+func gemvChunk(pt *part, c int) {
 	ctx := pt.ctx
-	ks, k := ctx.ks, ctx.p.k
-	n := pt.i1 - pt.i0
-	if n <= 0 {
+	ks, k, outs := ctx.ks, ctx.p.k, len(ctx.gy)
+	strips := (outs + 31) / 32
+	i0 := min(outs, c*strips/ctx.nchunks*32)
+	i1 := min(outs, (c+1)*strips/ctx.nchunks*32)
+	if i0 >= i1 {
 		return
 	}
 	if ctx.gdot {
-		ks.dotRows(n, k, &ctx.gm[pt.i0*ctx.gldm], ctx.gldm, &ctx.gx[0], &ctx.y[pt.i0])
+		ks.dotRows(i1-i0, k, &ctx.gm[i0*ctx.gldm], ctx.gldm, &ctx.gx[0], &ctx.gy[i0])
 	} else {
-		ks.axpyCols(k, n, &ctx.gm[pt.i0], ctx.gldm, &ctx.gx[0], &ctx.y[pt.i0])
+		ks.axpyCols(k, i1-i0, &ctx.gm[i0], ctx.gldm, &ctx.gx[0], &ctx.gy[i0])
 	}
 }
 
-// job is one part handed to the worker pool.
+// job asks a pool worker to take part in call generation gen as
+// participant p.
 type job struct {
-	p *part
-	f func(*part)
+	p   *part
+	f   func(pt *part, chunk int)
+	gen uint64
 }
 
-// workerPool runs parts on long-lived goroutines.
+// workerPool runs participants on long-lived goroutines.
 type workerPool struct {
 	mu      sync.Mutex
 	started int
 	jobs    chan job
+	// polling counts the workers that are watching jobs without blocking.
+	polling atomic.Int32
 }
+
+// pollFor is how long a worker keeps polling for the next job before it
+// blocks. GEMMs come in bursts (a training step makes dozens a few
+// microseconds apart); a polling worker joins a call within about a
+// microsecond, a parked one must first be woken through the scheduler
+// (tens of microseconds; see run).
+const pollFor = 200 * time.Microsecond
 
 var pool = workerPool{jobs: make(chan job, 64)}
 
@@ -541,10 +736,35 @@ func (wp *workerPool) ensure(n int) {
 	wp.mu.Unlock()
 }
 
+// next returns the next job: it polls for pollFor, yielding to other
+// goroutines between looks, then blocks.
+func (wp *workerPool) next() job {
+	wp.polling.Add(1)
+	start := time.Now()
+	for i := 1; ; i++ {
+		select {
+		case j := <-wp.jobs:
+			wp.polling.Add(-1)
+			return j
+		default:
+		}
+		if i%16 == 0 && time.Since(start) > pollFor {
+			break
+		}
+		runtime.Gosched()
+	}
+	wp.polling.Add(-1)
+	return <-wp.jobs
+}
+
 // loop is the body of one worker.
 func (wp *workerPool) loop() {
-	for j := range wp.jobs {
-		j.f(j.p)
+	for {
+		j := wp.next()
+		if !j.p.state.CompareAndSwap(j.gen<<2|jobPending, j.gen<<2|jobRunning) {
+			continue // cancelled, or left over from an earlier call
+		}
+		participate(j.p, j.f)
 		j.p.ctx.wg.Done()
 	}
 }

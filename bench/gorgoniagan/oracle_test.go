@@ -1,0 +1,131 @@
+package gorgoniagan_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gan/bench/gorgoniagan"
+	"gan/cpu"
+	"gan/nn"
+	"gan/nn/mnist"
+)
+
+// weightsOf downloads a model's parameters (or gradients) in PyTorch layout.
+func weightsOf(t *testing.T, b nn.Backend, s *nn.Sequential, grad bool) gorgoniagan.Weights {
+	var w gorgoniagan.Weights
+	for _, p := range s.Params.Params() {
+		m := p.Value
+		if grad {
+			m = p.Grad
+		}
+		v := make([]float32, m.Len())
+		require.NoError(t, b.Download(v, m))
+		if strings.HasSuffix(p.Name, ".bias") {
+			w.B = append(w.B, v)
+		} else {
+			w.W = append(w.W, v)
+		}
+	}
+	return w
+}
+
+// dropoutMasks regenerates the masks our D drew in one pass from the shared
+// generator: its dropout layers sit at positions 1 and 3 of the fused layer
+// list, and pass index k uses streams (PurposeDropout, k<<8 | position).
+func dropoutMasks(seed uint64, passIndex uint64, rows int) (m1, m2 []float32) {
+	mask := func(pos uint64, width int) []float32 {
+		key := nn.RandKey{Seed: seed, Stream: nn.StreamID(nn.PurposeDropout, passIndex<<8|pos)}
+		scale := float32(1 / (1 - float64(float32(gorgoniagan.DropoutP))))
+		out := make([]float32, rows*width)
+		for i := range out {
+			if key.Uniform(uint64(i)) < float32(1-float64(float32(gorgoniagan.DropoutP))) {
+				out[i] = scale
+			}
+		}
+		return out
+	}
+	return mask(1, 1024), mask(3, 512)
+}
+
+// requireClose compares our float32 gradients with the float64 oracle's,
+// tensor by tensor: the largest elementwise difference must stay below
+// 1e-4 of the tensor's largest entry. A float32 gradient accumulates
+// rounding errors of about √K·2⁻²⁴ ≈ 2e-6 relative per dot product (K ≤
+// 1024) through four layers, so 1e-4 leaves a wide margin, while any wrong
+// index, missing term or transposed product gives errors of order 1.
+func requireClose(t *testing.T, what string, want, got gorgoniagan.Weights) {
+	for _, pair := range []struct {
+		kind      string
+		want, got [][]float32
+	}{{"weight", want.W, got.W}, {"bias", want.B, got.B}} {
+		require.Len(t, pair.got, len(pair.want))
+		for l := range pair.want {
+			w, g := pair.want[l], pair.got[l]
+			require.Len(t, g, len(w))
+			var maxAbs, maxDiff float64
+			for i := range w {
+				maxAbs = math.Max(maxAbs, math.Abs(float64(w[i])))
+				maxDiff = math.Max(maxDiff, math.Abs(float64(w[i])-float64(g[i])))
+			}
+			require.Greater(t, maxAbs, 0.0, "%s layer %d %s: oracle gradient is zero", what, l, pair.kind)
+			assert.LessOrEqual(t, maxDiff, 1e-4*maxAbs, "%s layer %d %s: max diff %g, max |g| %g", what, l, pair.kind, maxDiff, maxAbs)
+		}
+	}
+}
+
+// TestGradientsMatchGorgonia checks one full training step of our seed GAN
+// on the CPU backend against Gorgonia's symbolic differentiation of the
+// same model, from the same weights, images, noise and dropout masks.
+func TestGradientsMatchGorgonia(t *testing.T) {
+	b := cpu.New()
+	cfg := nn.DefaultConfig()
+	cfg.Batch = 16
+	cfg.Seed = 21
+	g, err := nn.NewGAN(b, cfg)
+	require.NoError(t, err)
+	defer g.Free()
+
+	set, err := mnist.Embedded(false)
+	require.NoError(t, err)
+	const n = 16
+	real := set.Float32()[:n*nn.ImageDim]
+	data, err := b.Alloc(n, nn.ImageDim)
+	require.NoError(t, err)
+	require.NoError(t, b.Upload(data, real))
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+
+	g0, d0 := weightsOf(t, b, g.G, false), weightsOf(t, b, g.D, false)
+	stats, err := g.TrainStep(data, idx)
+	require.NoError(t, err)
+	gradD, gradG := weightsOf(t, b, g.D, true), weightsOf(t, b, g.G, true)
+	d1 := weightsOf(t, b, g.D, false) // D after its update: the G step runs through it
+
+	z := make([]float32, n*nn.ZDim)
+	key := g.NoiseKey(0)
+	for i := range z {
+		z[i] = key.Normal(uint64(i))
+	}
+	in := gorgoniagan.StepInput{Batch: n, Real: real, Z: z}
+	in.MaskD1, in.MaskD2 = dropoutMasks(cfg.Seed, 0, 2*n)
+	in.MaskG1, in.MaskG2 = dropoutMasks(cfg.Seed, 1, n)
+
+	dStep, err := gorgoniagan.GANGrads64(g0, d0, in)
+	require.NoError(t, err)
+	gStep, err := gorgoniagan.GANGrads64(g0, d1, in)
+	require.NoError(t, err)
+
+	// Losses: fused BCE in float32 against the float64 oracle.
+	assert.InEpsilon(t, dStep.DLoss, float64(stats.DLoss), 1e-5)
+	assert.InEpsilon(t, gStep.GLoss, float64(stats.GLoss), 1e-5)
+	assert.InEpsilon(t, dStep.DX, float64(stats.DX), 1e-5)
+	assert.InEpsilon(t, dStep.DGZ, float64(stats.DGZ), 1e-5)
+	requireClose(t, "D", dStep.GradD, gradD)
+	requireClose(t, "G", gStep.GradG, gradG)
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# gpu-run.sh: checks the CUDA backend on a GPU machine that has the NVIDIA
+# driver but no Go toolchain. Build the binaries first, on any Linux machine
+# with Go and nvcc: `make gpu-dist` (they land in dist/). Then, from the
+# repository root on the GPU machine:
+#
+#   scripts/gpu-run.sh                  # every stage, logs to the terminal
+#   OUT=/some/dir scripts/gpu-run.sh    # and a copy of each log in $OUT/
+#   scripts/gpu-run.sh tests train      # only some stages
+#
+# Stages, in order:
+#   info       nvidia-smi, the C library, where libcuda.so.1 lives
+#   tests      the parity tests: every op against the CPU backend, and 20
+#              training steps of the seed GAN on both (-test.v)
+#   memcheck   the tests (-test.short) under compute-sanitizer --tool memcheck
+#   racecheck  the shared-memory kernels' tests under --tool racecheck
+#   bench      the benchmarks (GFLOP/s of the products, ms per training step)
+#   train      ./dist/gan train --device cuda --steps $STEPS (default 200)
+# Every requested stage runs even when an earlier one fails; the exit
+# status is non-zero when any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-}
+STEPS=${STEPS:-200}
+BENCHTIME=${BENCHTIME:-1s}
+if [ -n "$OUT" ]; then
+	mkdir -p "$OUT"
+fi
+stages=("$@")
+if [ ${#stages[@]} -eq 0 ]; then
+	stages=(info tests memcheck racecheck bench train)
+fi
+
+failed=()
+
+# stage NAME COMMAND...: runs COMMAND with its output on the terminal and in
+# $OUT/NAME.txt, and records a failure.
+stage() {
+	local name=$1
+	shift
+	echo "==== $name: $*"
+	local rc
+	if [ -n "$OUT" ]; then
+		"$@" 2>&1 | tee "$OUT/$name.txt"
+		rc=${PIPESTATUS[0]}
+	else
+		"$@" 2>&1
+		rc=$?
+	fi
+	echo "==== $name: exit status $rc"
+	if [ "$rc" -ne 0 ]; then
+		failed+=("$name")
+	fi
+	return 0
+}
+
+environment() {
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "kernel: $(uname -srm)"
+	echo "C library: $(ldd --version 2>&1 | head -n 1)"
+	echo "libcuda:"
+	ldconfig -p | grep -E 'libcuda\.so' || echo "  (libcuda.so not in the ldconfig cache)"
+	echo "binaries:"
+	ls -l dist/
+	echo "newest glibc symbol versions the cuda gan binary needs:"
+	objdump -T dist/gan 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -n 3 || echo "  (objdump not available)"
+}
+
+train() {
+	local dir
+	dir=$(mktemp -d)
+	./dist/gan train --device cuda --steps "$STEPS" --out "$dir/run"
+	local rc=$?
+	if [ -n "$OUT" ]; then
+		for f in metrics.csv loss.png; do
+			[ -f "$dir/run/$f" ] && cp "$dir/run/$f" "$OUT/train-$f"
+		done
+	fi
+	rm -rf "$dir"
+	return $rc
+}
+
+tests=(dist/*.test)
+if [ ! -x dist/gan ] || [ ! -e "${tests[0]}" ]; then
+	echo "dist/gan or dist/*.test missing: run \`make gpu-dist\` on a machine with Go and nvcc first" >&2
+	exit 2
+fi
+sanitizer=$(command -v compute-sanitizer || ls -1 /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | tail -n 1 || true)
+
+for s in "${stages[@]}"; do
+	case $s in
+	info)
+		stage nvidia-smi nvidia-smi
+		stage environment environment
+		;;
+	tests)
+		for t in "${tests[@]}"; do
+			stage "$(basename "$t" .test)-tests" "$t" -test.v -test.count=1 -test.timeout=15m
+		done
+		;;
+	memcheck | racecheck)
+		if [ -z "$sanitizer" ]; then
+			echo "compute-sanitizer not found (looked on PATH and in /usr/local/cuda*/bin): $s skipped"
+			failed+=("$s-no-sanitizer")
+			continue
+		fi
+		for t in "${tests[@]}"; do
+			if [ "$s" = memcheck ]; then
+				# The OOM test fills the device on purpose: not under the sanitizer.
+				stage "$(basename "$t" .test)-memcheck" "$sanitizer" --tool memcheck --error-exitcode 86 \
+					"$t" -test.short -test.count=1 -test.timeout=30m -test.skip 'TestOutOfMemory'
+			else
+				# racecheck watches shared memory: the kernels that use it (SGEMM
+				# tiles, column sums, block reductions, warp shuffles).
+				stage "$(basename "$t" .test)-racecheck" "$sanitizer" --tool racecheck --error-exitcode 86 \
+					"$t" -test.short -test.count=1 -test.timeout=30m \
+					-test.run 'TestMatMul|TestColSum|TestSigmoidBCE|TestSoftmax|TestSeedGAN'
+			fi
+		done
+		;;
+	bench)
+		stage bench dist/gpu.test -test.run '^$' -test.bench . -test.benchtime "$BENCHTIME" -test.timeout 30m
+		;;
+	train)
+		stage train train
+		;;
+	*)
+		echo "unknown stage $s (want info, tests, memcheck, racecheck, bench or train)" >&2
+		failed+=("$s")
+		;;
+	esac
+done
+
+if [ ${#failed[@]} -ne 0 ]; then
+	echo "FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "all stages passed"
