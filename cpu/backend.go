@@ -227,16 +227,9 @@ func (b *Backend) same(op string, ms ...nn.Mat) bool {
 // checkAct records an error for op unless act is a known activation with a
 // non-negative slope.
 func (b *Backend) checkAct(op string, act nn.Act) bool {
-	switch act.Kind {
-	case nn.ActNone, nn.ActTanh:
-		return true
-	case nn.ActLeakyReLU:
-		if act.Slope >= 0 { // false for NaN too
-			return true
-		}
-		b.failf(op, "leaky_relu slope %g is negative", act.Slope)
+	if err := nn.CheckAct(act); err != nil {
+		b.failf(op, "%v", err)
 		return false
 	}
-	b.failf(op, "unknown activation kind %d", act.Kind)
-	return false
+	return true
 }

@@ -390,21 +390,11 @@ func (b *Backend) GatherRows(dst, src nn.Mat, idx []int32) {
 	if b.err != nil {
 		return
 	}
-	if dst.Cols != src.Cols {
-		b.failf(op, "rows of %v into rows of %v", src, dst)
-		return
-	}
-	if len(idx) < dst.Rows {
-		b.failf(op, "%d indices for %d rows", len(idx), dst.Rows)
+	if err := nn.CheckGatherRows(dst, src, idx); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	idx = idx[:dst.Rows]
-	for i, r := range idx {
-		if r < 0 || int(r) >= src.Rows {
-			b.failf(op, "index %d at position %d outside [0, %d)", r, i, src.Rows)
-			return
-		}
-	}
 	j := &b.jGather
 	*j = gatherJob{dst: dd, src: sd, idx: idx, cols: dst.Cols}
 	b.parallel(dst.Rows, dst.Cols, j)

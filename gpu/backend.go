@@ -359,18 +359,11 @@ func (b *Backend) same(op string, ms ...nn.Mat) bool {
 // checkAct records an error for op unless act is a known activation with a
 // non-negative slope.
 func (b *Backend) checkAct(op string, act nn.Act) bool {
-	switch act.Kind {
-	case nn.ActNone, nn.ActTanh:
-		return true
-	case nn.ActLeakyReLU:
-		if act.Slope >= 0 { // false for NaN too
-			return true
-		}
-		b.failf(op, "leaky_relu slope %g is negative", act.Slope)
+	if err := nn.CheckAct(act); err != nil {
+		b.failf(op, "%v", err)
 		return false
 	}
-	b.failf(op, "unknown activation kind %d", act.Kind)
-	return false
+	return true
 }
 
 // launch queues kernel f with the parameters in b.args on a gx×gy grid of
@@ -814,21 +807,11 @@ func (b *Backend) GatherRows(dst, src nn.Mat, idx []int32) {
 	if b.err != nil {
 		return
 	}
-	if dst.Cols != src.Cols {
-		b.failf(op, "rows of %v into rows of %v", src, dst)
-		return
-	}
-	if len(idx) < dst.Rows {
-		b.failf(op, "%d indices for %d rows", len(idx), dst.Rows)
+	if err := nn.CheckGatherRows(dst, src, idx); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	idx = idx[:dst.Rows]
-	for i, r := range idx {
-		if r < 0 || int(r) >= src.Rows {
-			b.failf(op, "index %d at position %d outside [0, %d)", r, i, src.Rows)
-			return
-		}
-	}
 	if dst.Len() == 0 {
 		return
 	}

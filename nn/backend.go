@@ -184,6 +184,39 @@ func CheckSameShape(op string, ms ...Mat) error {
 	return nil
 }
 
+// CheckAct returns an error unless act is a known activation with a
+// non-negative slope. Backends use it to validate their arguments.
+func CheckAct(act Act) error {
+	switch act.Kind {
+	case ActNone, ActTanh:
+		return nil
+	case ActLeakyReLU:
+		if act.Slope >= 0 { // false for NaN too
+			return nil
+		}
+		return fmt.Errorf("leaky_relu slope %g is negative", act.Slope)
+	}
+	return fmt.Errorf("unknown activation kind %d", act.Kind)
+}
+
+// CheckGatherRows returns an error unless GatherRows(dst, src, idx) is
+// valid: equal widths, at least dst.Rows indices, each in [0, src.Rows).
+// Backends check every index before copying anything.
+func CheckGatherRows(dst, src Mat, idx []int32) error {
+	if dst.Cols != src.Cols {
+		return fmt.Errorf("rows of %v into rows of %v", src, dst)
+	}
+	if len(idx) < dst.Rows {
+		return fmt.Errorf("%d indices for %d rows", len(idx), dst.Rows)
+	}
+	for i, r := range idx[:dst.Rows] {
+		if r < 0 || int(r) >= src.Rows {
+			return fmt.Errorf("index %d at position %d outside [0, %d)", r, i, src.Rows)
+		}
+	}
+	return nil
+}
+
 // MatMulDims checks the shapes of a MatMul and returns m, n, k.
 func MatMulDims(c, a, b Mat, transA, transB bool) (m, n, k int, err error) {
 	m, k = a.Rows, a.Cols

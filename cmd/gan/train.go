@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"gan/nn"
@@ -38,7 +39,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.device, "device", "cpu", "where to train: cpu, cuda or auto")
 	fs.IntVar(&f.epochs, "epochs", def.Epochs, "number of epochs")
 	fs.IntVar(&f.batch, "batch", def.Batch, "batch size")
-	fs.Float64Var(&f.lr, "lr", float64(def.LR), "Adam learning rate (both models)")
+	// The float32 default printed as float64 would read 0.000199999994…;
+	// parsing its shortest decimal form gives the value users expect to see.
+	defLR, _ := strconv.ParseFloat(strconv.FormatFloat(float64(def.LR), 'g', -1, 32), 64)
+	fs.Float64Var(&f.lr, "lr", defLR, "Adam learning rate (both models)")
 	fs.Uint64Var(&f.seed, "seed", def.Seed, "seed of every random number (init, noise, dropout, shuffle)")
 	fs.StringVar(&f.out, "out", "run", "output directory: samples/, metrics.csv, loss.png, checkpoint.safetensors")
 	fs.IntVar(&f.steps, "steps", 0, "stop after this many steps (0: run all epochs)")
