@@ -24,9 +24,9 @@ import (
 // results page with `gan bench-report --gobench gobench.txt`.
 
 // goBenchShapes are the matrix products of BenchmarkMatMul: every product
-// of the seed model at batch 64, and the 1024 square.
+// of the seed model at batch 64, 256 and 1024, and the 1024 square.
 func goBenchShapes() []MatMulShape {
-	return MatMulShapes([]int{64}, []int{1024})
+	return MatMulShapes([]int{64, 256, 1024}, []int{1024})
 }
 
 // shapeName turns "matmul/b64/G1.fwd" into "b64.G1.fwd".
