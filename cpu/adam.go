@@ -58,6 +58,14 @@ type adamJob struct {
 
 func (j *adamJob) run(lo, hi int) {
 	p, g, m, v := j.p[lo:hi], j.g[lo:hi], j.m[lo:hi], j.v[lo:hi]
+	done := j.adamVector(p, g, m, v)
+	j.scalar(p[done:], g[done:], m[done:], v[done:])
+}
+
+// scalar is the Adam update in Go, one element at a time: the definition
+// that the vector kernel of adamVector reproduces bit for bit.
+func (j *adamJob) scalar(p, g, m, v []float32) {
+	p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
 	for i, gi := range g {
 		// The float32 conversions keep the compiler from fusing a product
 		// into the following addition.

@@ -44,6 +44,7 @@ func TestTrainingStepOpsDoNotAllocate(t *testing.T) {
 		"BiasAct":         func() { b.BiasAct(y, bias, leaky) },
 		"AddBias":         func() { b.AddBias(y, bias) },
 		"ColSum":          func() { b.ColSum(db, dy, 0) },
+		"RowSumSq":        func() { b.RowSumSq(db.Reshape(1024, 1), dw.Reshape(1024, 512)) },
 		"Activate":        func() { b.Activate(y, y, nn.Act{Kind: nn.ActTanh}) },
 		"ActBackward":     func() { b.ActBackward(dy, dy, y, leaky) },
 		"Dropout":         func() { b.Dropout(y, mask, y, 0.3, nn.RandKey{Seed: 1, Stream: 2}) },

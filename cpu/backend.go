@@ -50,6 +50,7 @@ type Backend struct {
 	// pool allocates nothing.
 	jBiasAct     biasActJob
 	jColSum      colSumJob
+	jRowSumSq    rowSumSqJob
 	jAct         actJob
 	jActBack     actBackwardJob
 	jDropout     dropoutJob

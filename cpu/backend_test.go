@@ -96,6 +96,8 @@ func TestOpErrorsNameTheOp(t *testing.T) {
 		}},
 		{"BiasAct", func(b *Backend, m func(r, c int) nn.Mat) { b.BiasAct(m(2, 3), m(1, 3), nn.Act{Kind: 9}) }},
 		{"ColSum", func(b *Backend, m func(r, c int) nn.Mat) { b.ColSum(m(1, 2), m(2, 3), 0) }},
+		{"RowSumSq", func(b *Backend, m func(r, c int) nn.Mat) { b.RowSumSq(m(3, 1), m(2, 3)) }},
+		{"RowSumSq", func(b *Backend, m func(r, c int) nn.Mat) { b.RowSumSq(m(1, 2), m(1, 3)) }},
 		{"Activate", func(b *Backend, m func(r, c int) nn.Mat) { b.Activate(m(2, 3), m(3, 2), leaky) }},
 		{"ActBackward", func(b *Backend, m func(r, c int) nn.Mat) { b.ActBackward(m(2, 3), m(2, 3), m(2, 2), leaky) }},
 		{"Dropout", func(b *Backend, m func(r, c int) nn.Mat) { b.Dropout(m(2, 3), m(2, 2), m(2, 3), 0.3, nn.RandKey{}) }},

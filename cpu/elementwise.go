@@ -235,6 +235,44 @@ func (j *colSumJob) run(lo, hi int) {
 	}
 }
 
+// RowSumSq computes dst[i] = Σ_j x[i][j]² for the m×n x into the m×1 dst:
+// each row summed in float64 from its first column to its last (an order
+// fixed by the shape), then rounded to float32.
+func (b *Backend) RowSumSq(dst, x nn.Mat) {
+	const op = "RowSumSq"
+	if b.err != nil {
+		return
+	}
+	dd, xd := b.get(op, dst), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	if dst.Rows != x.Rows || dst.Cols != 1 {
+		b.failf(op, "dst %v for a %v x (want %dx1)", dst, x, x.Rows)
+		return
+	}
+	j := &b.jRowSumSq
+	*j = rowSumSqJob{dst: dd, x: xd, cols: x.Cols}
+	b.parallel(x.Rows, x.Cols, j)
+	*j = rowSumSqJob{}
+}
+
+// rowSumSqJob does rows [lo, hi) of RowSumSq.
+type rowSumSqJob struct {
+	dst, x []float32
+	cols   int
+}
+
+func (j *rowSumSqJob) run(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		var s float64
+		for _, v := range j.x[i*j.cols : (i+1)*j.cols] {
+			s += float64(v) * float64(v)
+		}
+		j.dst[i] = float32(s)
+	}
+}
+
 // Dropout draws the keep mask of PyTorch's training-mode dropout from the
 // shared generator and applies it: element i of the view (row-major) is kept
 // when nn.UniformFromWord(key.Block(i/4)[i%4]) < 1 − p (float32); mask[i] is

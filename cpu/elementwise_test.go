@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -203,6 +204,27 @@ func TestColSumIsTheBiasGradient(t *testing.T) {
 		exact[i] += float64(prev[i])
 	}
 	requireClose(t, exact, download(t, b, db), 0, 0x1p-23, "ColSum, beta 1")
+}
+
+func TestRowSumSq(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, workers := range []int{1, 2, 3} {
+		b := newTestBackend(t, workers)
+		for _, sh := range [][2]int{{1, 1}, {7, 33}, {37, 1500}, {1460, 1024}} {
+			rows, cols := sh[0], sh[1]
+			x, xv := randMat(t, b, rng, rows, cols, -3, 3)
+			dst := matOf(t, b, rows, 1, make([]float32, rows))
+			b.RowSumSq(dst, x)
+			require.NoError(t, b.Sync())
+			want := make([]float64, rows)
+			for i, v := range xv {
+				want[i/cols] += float64(v) * float64(v)
+			}
+			// A float64 sum of at most 1.5M terms of [0, 9] errs by far less
+			// than half a float32 ulp, so only the final rounding remains.
+			requireClose(t, want, download(t, b, dst), 0, 0x1p-24, fmt.Sprintf("RowSumSq %dx%d, %d workers", rows, cols, workers))
+		}
+	}
 }
 
 // refDropoutMask is the mask from nn.RandKey.Uniform, element by element.

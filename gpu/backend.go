@@ -41,7 +41,7 @@ type kernelSet struct {
 	gemm                        [3][2][2]kfunc // [tile][transA][transB]
 	naive                       [2][2]kfunc
 	gemvRows, gemvCols          kfunc
-	biasAct, colSum             kfunc
+	biasAct, colSum, rowSumSq   kfunc
 	actForward, actBackward     kfunc
 	dropout, dropoutBwd         kfunc
 	randUniform, randNormal     kfunc
@@ -82,7 +82,7 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 		name string
 	}{
 		{&k.gemvRows, "gemv_rows"}, {&k.gemvCols, "gemv_cols"},
-		{&k.biasAct, "bias_act"}, {&k.colSum, "col_sum"},
+		{&k.biasAct, "bias_act"}, {&k.colSum, "col_sum"}, {&k.rowSumSq, "row_sum_sq"},
 		{&k.actForward, "act_forward_k"}, {&k.actBackward, "act_backward_k"},
 		{&k.dropout, "dropout_forward"}, {&k.dropoutBwd, "dropout_backward"},
 		{&k.randUniform, "rand_uniform"}, {&k.randNormal, "rand_normal"},
@@ -563,6 +563,29 @@ func (b *Backend) ColSum(db, dy nn.Mat, beta float32) {
 	}
 	b.args.reset().i(dy.Rows).i(dy.Cols).p(dyp).f(beta).p(dbp)
 	b.launch(op, b.k.colSum, ceilDiv(dy.Cols, 32), 1, 32, 8)
+}
+
+// RowSumSq computes dst[i] = Σ_j x[i][j]² for the m×n x into the m×1 dst:
+// one block per row sums in float64 (256 strided partial sums added by a
+// fixed tree), rounded to float32.
+func (b *Backend) RowSumSq(dst, x nn.Mat) {
+	const op = "RowSumSq"
+	if b.err != nil {
+		return
+	}
+	dp, xp := b.get(op, dst), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	if dst.Rows != x.Rows || dst.Cols != 1 {
+		b.failf(op, "dst %v for a %v x (want %dx1)", dst, x, x.Rows)
+		return
+	}
+	if x.Rows == 0 {
+		return
+	}
+	b.args.reset().i(x.Rows).i(x.Cols).p(xp).p(dp)
+	b.launch(op, b.k.rowSumSq, x.Rows, 1, threads, 1)
 }
 
 // Activate computes y = act(x); y may be x.

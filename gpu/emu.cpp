@@ -348,6 +348,7 @@ static const std::vector<Kernel> &registry()
         make("sgemm_naive_tn", sgemm_naive_tn, false), make("sgemm_naive_tt", sgemm_naive_tt, false),
         make("gemv_rows", gemv_rows, true), make("gemv_cols", gemv_cols, false),
         make("bias_act", bias_act, false), make("col_sum", col_sum, true),
+        make("row_sum_sq", row_sum_sq, true),
         make("act_forward_k", act_forward_k, false), make("act_backward_k", act_backward_k, false),
         make("dropout_forward", dropout_forward, false), make("dropout_backward", dropout_backward, false),
         make("rand_uniform", rand_uniform, false), make("rand_normal", rand_normal, false),

@@ -21,7 +21,7 @@ import (
 //     whose Philox/Box–Muller code is shared bit for bit, Adam, copies);
 //   - tanh: 2 ulp (each side rounds a float64 tanh that its own math
 //     library computes to within 1 ulp of float64);
-//   - ColSum: 1 ulp (both sum in float64, in different orders);
+//   - ColSum, RowSumSq: 1 ulp (both sum in float64, in different orders);
 //   - losses: rtol 1e-5, atol 1e-6 (STYLE.md; exp and log1p of the two math
 //     libraries and the order of the float64 sums differ in the last bits).
 
@@ -223,6 +223,21 @@ func TestRandParity(t *testing.T) {
 	}
 	require.Equal(t, make([]float32, 200), got[:200], "rows before the view")
 	require.Equal(t, make([]float32, 200), got[700:], "rows after the view")
+}
+
+func TestRowSumSqParity(t *testing.T) {
+	p := newPair(t)
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, sh := range append(sizes, [2]int{1460, 1024}, [2]int{3, 1000}) {
+		t.Run(shapeName(sh), func(t *testing.T) {
+			rows, cols := sh[0], sh[1]
+			xg, xc := p.both(t, rows, cols, randVals(rng, rows*cols, -3, 3))
+			dg, dc := p.both(t, rows, 1, make([]float32, rows))
+			p.g.RowSumSq(dg, xg)
+			p.c.RowSumSq(dc, xc)
+			requireULPs(t, download(t, p.c, dc), download(t, p.g, dg), 1, "RowSumSq")
+		})
+	}
 }
 
 func TestColSumParity(t *testing.T) {

@@ -9,3 +9,4 @@
 #include "loss.cu"
 #include "adam.cu"
 #include "gather.cu"
+#include "reduce.cu"

@@ -133,6 +133,11 @@ type Backend interface {
 	// ColSum computes db = beta·db + Σ_rows dy: the bias gradient. dy is m×n,
 	// db is 1×n.
 	ColSum(db, dy Mat, beta float32)
+	// RowSumSq computes dst[i] = Σ_j x[i][j]² for each row of the m×n x,
+	// into the m×1 dst, summed in float64 and rounded to float32: squared
+	// L2 norms of rows (a gradient arena folded into rows, or the
+	// per-example input gradients of a gradient penalty).
+	RowSumSq(dst, x Mat)
 	// Activate computes y = act(x); y may be x.
 	Activate(y, x Mat, act Act)
 	// ActBackward computes dx = dy ⊙ act'(·) from the activation's output y
