@@ -91,7 +91,9 @@ func (t *Tensors) Encode(w io.Writer) error {
 
 // WriteFileAtomic writes data produced by write to path through a temporary
 // file in the same directory, synced and then renamed over path, and syncs
-// the directory: a crash leaves either the old file or the new one.
+// the directory: a crash leaves either the old file or the new one. The new
+// file gets the old one's permissions, or 0644 (a temporary file starts
+// private).
 func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -105,6 +107,13 @@ func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 			os.Remove(tmp)
 		}
 	}()
+	perm := os.FileMode(0o644)
+	if fi, serr := os.Stat(path); serr == nil {
+		perm = fi.Mode().Perm()
+	}
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
 	if err = write(f); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

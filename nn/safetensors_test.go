@@ -2,6 +2,10 @@ package nn
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -57,4 +61,28 @@ func FuzzDecodeTensors(f *testing.F) {
 			}
 		}
 	})
+}
+
+// WriteFileAtomic leaves a readable file (not the temporary file's private
+// mode), keeps an existing file's mode, and leaves nothing behind on error.
+func TestWriteFileAtomicModeAndCleanup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.bin")
+	write := func(w io.Writer) error { _, err := w.Write([]byte("x")); return err }
+	require.NoError(t, WriteFileAtomic(path, write))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
+
+	require.NoError(t, os.Chmod(path, 0o600))
+	require.NoError(t, WriteFileAtomic(path, write))
+	fi, err = os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	boom := errors.New("boom")
+	require.ErrorIs(t, WriteFileAtomic(path, func(io.Writer) error { return boom }), boom)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only f.bin: the temporary file is removed")
 }
