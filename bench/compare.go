@@ -66,8 +66,12 @@ func Compare(w io.Writer, in CompareInput) error {
 	}
 	fmt.Fprintf(ew, "Commit `%s`. Every figure below comes from one run on one machine.\n\n", orDash(commit))
 	for _, r := range in.Reports {
+		minRep := FormatDuration(r.Settings.MinRepSecond)
+		if st := r.Settings.StepMinRepSecond; st > 0 && st != r.Settings.MinRepSecond {
+			minRep += " (training steps: ≥ " + FormatDuration(st) + ")"
+		}
 		fmt.Fprintf(ew, "- `%s` report of %s: %s (%d logical CPUs), %s; %d repetitions of ≥ %s after a warm-up, median per call.\n",
-			r.Tool, r.Date, r.Host.CPU, r.Host.Cores, r.Host.Runtime, r.Settings.Reps, FormatDuration(r.Settings.MinRepSecond))
+			r.Tool, r.Date, r.Host.CPU, r.Host.Cores, r.Host.Runtime, r.Settings.Reps, minRep)
 	}
 	for _, l := range order {
 		run := runs[l]

@@ -55,8 +55,11 @@ type Host struct {
 type Settings struct {
 	Reps         int     `json:"reps"`
 	MinRepSecond float64 `json:"min_rep_seconds"`
-	Quick        bool    `json:"quick,omitempty"`
-	Full         bool    `json:"full,omitempty"`
+	// StepMinRepSecond is the shortest repetition of the training-step
+	// rows when it differs from MinRepSecond (0: the same).
+	StepMinRepSecond float64 `json:"step_min_rep_seconds,omitempty"`
+	Quick            bool    `json:"quick,omitempty"`
+	Full             bool    `json:"full,omitempty"`
 }
 
 // Run holds the results of one implementation on one device.

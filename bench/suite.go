@@ -90,7 +90,10 @@ const ActWidth = 1024
 
 // Options say what [RunDevice] measures.
 type Options struct {
-	Timer Timer
+	// Timer times the kernels; StepTimer (when its MinRep is set) the
+	// training steps, whose repetitions are longer so that one slow
+	// moment of a shared machine weighs less in a rep of a few steps.
+	Timer, StepTimer Timer
 	// KernelBatches are the batch sizes of the matrix products and the
 	// elementwise ops; StepBatches those of the training step; Squares the
 	// sizes of the square products.
@@ -109,6 +112,7 @@ type Options struct {
 func DefaultOptions(device string, quick, full bool) (Options, []string) {
 	o := Options{
 		Timer:         Timer{Reps: 5, MinRep: 50 * time.Millisecond},
+		StepTimer:     Timer{Reps: 5, MinRep: time.Second},
 		KernelBatches: []int{64, 256, 1024},
 		StepBatches:   []int{64, 256, 1024, 4096},
 		Squares:       []int{1024, 4096},
@@ -117,6 +121,7 @@ func DefaultOptions(device string, quick, full bool) (Options, []string) {
 	switch {
 	case quick:
 		o.Timer = Timer{Reps: 3, MinRep: time.Millisecond}
+		o.StepTimer = o.Timer
 		o.KernelBatches, o.StepBatches, o.Squares = []int{64}, []int{64, 128}, nil
 		notes = append(notes, "--quick: a small subset with short repetitions, to check that everything runs (not for comparisons)")
 	case device == "cpu" && !full:
@@ -349,7 +354,11 @@ func (s *suite) step(batch int) error {
 		}
 		return s.b.Sync()
 	}
-	st, err := s.o.Timer.Measure(op, sync)
+	timer := s.o.Timer
+	if s.o.StepTimer.MinRep > 0 {
+		timer = s.o.StepTimer
+	}
+	st, err := timer.Measure(op, sync)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchPlan, error) {
 	fs.BoolVar(&f.quick, "quick", false, "a seconds-long subset (batch 64 kernels, steps at 64 and 128, short repetitions)")
 	fs.BoolVar(&f.full, "full", false, "on the CPU too: the 4096 square product and the batch-4096 step (minutes)")
 	fs.IntVar(&f.reps, "reps", 0, "timed repetitions per row (0: 5, or 3 with --quick)")
-	fs.DurationVar(&f.minTime, "min-time", 0, "shortest repetition; calls are repeated until one lasts this long (0: 50ms, or 1ms with --quick)")
+	fs.DurationVar(&f.minTime, "min-time", 0, "shortest repetition; calls are repeated until one lasts this long (0: 50ms for kernels and 1s for training steps, or 1ms with --quick)")
 	fs.StringVar(&f.batches, "batches", "", "training-step batch sizes, e.g. 64,256 (default: 64,256,1024,4096; 4096 on the CPU only with --full)")
 	fs.StringVar(&f.kernelBatches, "kernel-batches", "", "batch sizes of the matrix products and elementwise ops (default 64,256,1024)")
 	fs.StringVar(&f.squares, "squares", "", "sizes of the square products, e.g. 1024,4096 (default: 1024,4096; 4096 on the CPU only with --full; 0 for none)")
@@ -95,10 +95,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchPlan, error) {
 func (p benchPlan) options(dev string) (bench.Options, []string) {
 	o, notes := bench.DefaultOptions(dev, p.quick, p.full)
 	if p.reps > 0 {
-		o.Timer.Reps = p.reps
+		o.Timer.Reps, o.StepTimer.Reps = p.reps, p.reps
 	}
 	if p.minTime > 0 {
-		o.Timer.MinRep = p.minTime
+		o.Timer.MinRep, o.StepTimer.MinRep = p.minTime, p.minTime
 	}
 	if len(p.sizes) > 0 {
 		notes = []string{"sizes set on the command line"}
@@ -131,6 +131,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		o, notes := p.options(dev)
 		o.Progress = stderr
 		rep.Settings.Reps, rep.Settings.MinRepSecond = o.Timer.Reps, o.Timer.MinRep.Seconds()
+		rep.Settings.StepMinRepSecond = o.StepTimer.MinRep.Seconds()
 		b, err := openDevice(dev)
 		if err != nil {
 			fmt.Fprintf(stdout, "%s: skipped: %v\n", dev, err)
