@@ -3,10 +3,9 @@
 # machine, into dist/bench/ (gzipped, to stay well inside what a device run
 # may carry):
 #
-#   dist/bench/gan.gz         the gan binary: the CUDA build dist/gan that
-#                             `make gpu-dist` writes, when it is there (or $GAN_BIN),
-#                             else a CPU-only build (the GPU rows then say
-#                             "built without CUDA")
+#   dist/bench/gan.gz         the gan binary, built from the working tree: with
+#                             CUDA when nvcc is here, else CPU-only (the GPU
+#                             rows then say "built without CUDA"); or $GAN_BIN
 #   dist/bench/bench.test.gz  the Go benchmarks of bench/ (ours vs gonum and
 #                             Gorgonia), a stripped test binary
 #   dist/bench/COMMIT         the commit (with "+dirty" for uncommitted changes)
@@ -20,12 +19,20 @@ out=dist/bench
 rm -rf "$out"
 mkdir -p "$out"
 
-gan=${GAN_BIN:-dist/gan}
-if [ -x "$gan" ] && "$GO" version -m "$gan" | grep -q -- '-tags=.*cuda'; then
-	echo "gan: $gan (CUDA build)"
-	gzip -9 -c "$gan" >"$out/gan.gz"
+# The gan binary is built here from the working tree, so that it is the
+# code COMMIT names: the CUDA build when nvcc is present (as make gpu-dist
+# builds it), else a CPU-only one. $GAN_BIN packs a binary of your own
+# instead (you vouch for its commit).
+if [ -n "${GAN_BIN:-}" ]; then
+	echo "gan: $GAN_BIN (given)"
+	gzip -9 -c "$GAN_BIN" >"$out/gan.gz"
+elif command -v "${NVCC:-nvcc}" >/dev/null 2>&1; then
+	echo "gan: CUDA build"
+	make -s gpu/kernels.fatbin
+	CGO_ENABLED=1 "$GO" build -tags cuda -trimpath -ldflags='-s -w' -o "$out/gan" ./cmd/gan
+	gzip -9 "$out/gan"
 else
-	echo "gan: no CUDA build at $gan (make gpu-dist writes one); packing a CPU-only build" >&2
+	echo "gan: no nvcc here (make cuda-toolchain installs it); packing a CPU-only build" >&2
 	CGO_ENABLED=0 "$GO" build -trimpath -ldflags='-s -w' -o "$out/gan" ./cmd/gan
 	gzip -9 "$out/gan"
 fi

@@ -7,7 +7,7 @@
 # Gorgonia), all from one run, with the ratios and the commit.
 #
 # It needs no Go toolchain: build the binaries here first,
-#   make gpu-dist && scripts/build-bench-dist.sh
+#   make bench-dist          (scripts/build-bench-dist.sh)
 # then, on the GPU machine, from the repository root (dist/bench carried):
 #   scripts/gpu-bench.sh                 # stages gan torch go report
 #   scripts/gpu-bench.sh profile         # Nsight Compute over batch-64 steps
@@ -130,7 +130,7 @@ if has_stage report; then
 	for f in "$stem.torch-cuda.json" "$stem.torch-cpu.json"; do [ -f "$f" ] && torches+=("$f"); done
 	[ -f "$stem.gobench.txt" ] && gobs+=("$stem.gobench.txt")
 	{
-		echo "Made with \`scripts/build-bench-dist.sh\` (after \`make gpu-dist\` for the CUDA build) on the build machine, then"
+		echo "Made with \`scripts/build-bench-dist.sh\` (with CUDA where nvcc is present) on the build machine, then"
 		envs=""
 		for v in QUICK CPU_FULL OMP_WAIT_POLICY PYTHON SLUG; do [ -n "${!v:-}" ] && envs+="$v=${!v} "; done
 		echo "\`${envs}scripts/gpu-bench.sh ${stages[*]}\` on this one: GPU ${gpu_line:-none}; CPU $cpu_line; $torch_line."
