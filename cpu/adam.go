@@ -29,21 +29,19 @@ func (b *Backend) Adam(p, g, m, v nn.Mat, s nn.AdamStep) {
 	if b.err != nil || !b.same(op, p, g, m, v) {
 		return
 	}
-	if s.Step < 1 {
-		b.failf(op, "step %d, want ≥ 1", s.Step)
+	c, err := s.Constants()
+	if err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	pd, gd, md, vd := b.get(op, p), b.get(op, g), b.get(op, m), b.get(op, v)
 	if b.err != nil {
 		return
 	}
-	bc1 := 1 - math.Pow(float64(s.Beta1), float64(s.Step))
-	bc2 := 1 - math.Pow(float64(s.Beta2), float64(s.Step))
 	j := &b.jAdam
 	*j = adamJob{
 		p: pd, g: gd, m: md, v: vd,
-		w1: float32(1 - float64(s.Beta1)), beta2: s.Beta2, w2: float32(1 - float64(s.Beta2)),
-		stepSize: float32(float64(s.LR) / bc1), bc2sqrt: float32(math.Sqrt(bc2)), eps: s.Eps,
+		w1: c.W1, beta2: c.Beta2, w2: c.W2, stepSize: c.StepSize, bc2sqrt: c.BC2Sqrt, eps: c.Eps,
 	}
 	b.parallel(len(pd), costTanh, j)
 	*j = adamJob{}

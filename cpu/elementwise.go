@@ -77,8 +77,8 @@ func (b *Backend) biasAct(op string, y, bias nn.Mat, act nn.Act) {
 	var bd []float32
 	if !bias.Empty() || op == "AddBias" {
 		bd = b.get(op, bias)
-		if b.err == nil && (bias.Rows != 1 || bias.Cols != y.Cols) {
-			b.failf(op, "bias %v for a %v matrix (want 1x%d)", bias, y, y.Cols)
+		if err := nn.CheckBias(bias, y); b.err == nil && err != nil {
+			b.failf(op, "%v", err)
 		}
 	}
 	if b.err != nil {
@@ -192,8 +192,8 @@ func (b *Backend) ColSum(db, dy nn.Mat, beta float32) {
 	if b.err != nil {
 		return
 	}
-	if db.Rows != 1 || db.Cols != dy.Cols {
-		b.failf(op, "db %v for a %v dy (want 1x%d)", db, dy, dy.Cols)
+	if err := nn.CheckColSum(db, dy); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	j := &b.jColSum
@@ -248,8 +248,8 @@ func (b *Backend) RowSumSq(dst, x nn.Mat) {
 	if b.err != nil {
 		return
 	}
-	if dst.Rows != x.Rows || dst.Cols != 1 {
-		b.failf(op, "dst %v for a %v x (want %dx1)", dst, x, x.Rows)
+	if err := nn.CheckRowSumSq(dst, x); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	j := &b.jRowSumSq

@@ -51,8 +51,8 @@ func (b *Backend) SigmoidBCE(grad, stats, x, t nn.Mat, scale float32) {
 	if b.err != nil {
 		return
 	}
-	if len(sd) != 2 {
-		b.failf(op, "stats is %v, want 1x2", stats)
+	if err := nn.CheckStats(stats); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	n := len(xd)
@@ -173,8 +173,8 @@ func (b *Backend) SoftmaxCE(grad, stats, x, t nn.Mat, scale float32) {
 	if b.err != nil {
 		return
 	}
-	if len(sd) != 2 {
-		b.failf(op, "stats is %v, want 1x2", stats)
+	if err := nn.CheckStats(stats); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	rows, cols := x.Rows, x.Cols

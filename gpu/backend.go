@@ -530,8 +530,8 @@ func (b *Backend) biasAct(op string, y, bias nn.Mat, act nn.Act) {
 	hasBias := !bias.Empty() || op == "AddBias"
 	if hasBias {
 		bp = b.get(op, bias)
-		if b.err == nil && (bias.Rows != 1 || bias.Cols != y.Cols) {
-			b.failf(op, "bias %v for a %v matrix (want 1x%d)", bias, y, y.Cols)
+		if err := nn.CheckBias(bias, y); b.err == nil && err != nil {
+			b.failf(op, "%v", err)
 		}
 	}
 	if b.err != nil || y.Len() == 0 || (!hasBias && act.Kind == nn.ActNone) {
@@ -554,8 +554,8 @@ func (b *Backend) ColSum(db, dy nn.Mat, beta float32) {
 	if b.err != nil {
 		return
 	}
-	if db.Rows != 1 || db.Cols != dy.Cols {
-		b.failf(op, "db %v for a %v dy (want 1x%d)", db, dy, dy.Cols)
+	if err := nn.CheckColSum(db, dy); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	if dy.Cols == 0 {
@@ -577,8 +577,8 @@ func (b *Backend) RowSumSq(dst, x nn.Mat) {
 	if b.err != nil {
 		return
 	}
-	if dst.Rows != x.Rows || dst.Cols != 1 {
-		b.failf(op, "dst %v for a %v x (want %dx1)", dst, x, x.Rows)
+	if err := nn.CheckRowSumSq(dst, x); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	if x.Rows == 0 {
@@ -669,8 +669,8 @@ func (b *Backend) SigmoidBCE(grad, stats, x, t nn.Mat, scale float32) {
 	if b.err != nil {
 		return
 	}
-	if stats.Len() != 2 {
-		b.failf(op, "stats is %v, want 1x2", stats)
+	if err := nn.CheckStats(stats); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	b.args.reset().i(x.Len()).p(gp).p(sp).p(xp).p(tp).f(scale)
@@ -705,8 +705,8 @@ func (b *Backend) SoftmaxCE(grad, stats, x, t nn.Mat, scale float32) {
 	if b.err != nil {
 		return
 	}
-	if stats.Len() != 2 {
-		b.failf(op, "stats is %v, want 1x2", stats)
+	if err := nn.CheckStats(stats); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	if x.Cols == 0 {
@@ -726,19 +726,17 @@ func (b *Backend) Adam(p, g, m, v nn.Mat, s nn.AdamStep) {
 	if b.err != nil || !b.same(op, p, g, m, v) {
 		return
 	}
-	if s.Step < 1 {
-		b.failf(op, "step %d, want ≥ 1", s.Step)
+	c, err := s.Constants()
+	if err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	pp, gp, mp, vp := b.get(op, p), b.get(op, g), b.get(op, m), b.get(op, v)
 	if b.err != nil || p.Len() == 0 {
 		return
 	}
-	bc1 := 1 - math.Pow(float64(s.Beta1), float64(s.Step))
-	bc2 := 1 - math.Pow(float64(s.Beta2), float64(s.Step))
 	b.args.reset().i(p.Len()).p(pp).p(gp).p(mp).p(vp).
-		f(float32(1 - float64(s.Beta1))).f(s.Beta2).f(float32(1 - float64(s.Beta2))).
-		f(float32(float64(s.LR) / bc1)).f(float32(math.Sqrt(bc2))).f(s.Eps)
+		f(c.W1).f(c.Beta2).f(c.W2).f(c.StepSize).f(c.BC2Sqrt).f(c.Eps)
 	b.launch(op, b.k.adam, b.grid1(p.Len()), 1, threads, 1)
 }
 

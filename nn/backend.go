@@ -11,7 +11,10 @@
 // without waiting after every op, while the CPU reports exactly the same way.
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Buffer is a block of float32 storage owned by a backend. Only the backend
 // that allocated it may look inside; everyone else handles it through [Mat].
@@ -97,6 +100,29 @@ func (a Act) String() string {
 type AdamStep struct {
 	LR, Beta1, Beta2, Eps float32
 	Step                  int
+}
+
+// AdamConstants are the per-step constants of the Adam update, computed
+// once in float64 and rounded to float32, that every backend's per-element
+// formula uses (see the CPU backend's Adam for the formula):
+//
+//	bc1 = 1 − β1^step,  bc2 = 1 − β2^step          (math.Pow)
+//	W1 = 1 − β1,  W2 = 1 − β2,  StepSize = lr / bc1,  BC2Sqrt = √bc2
+type AdamConstants struct {
+	W1, Beta2, W2, StepSize, BC2Sqrt, Eps float32
+}
+
+// Constants returns the step's constants, or an error when Step < 1.
+func (s AdamStep) Constants() (AdamConstants, error) {
+	if s.Step < 1 {
+		return AdamConstants{}, fmt.Errorf("step %d, want ≥ 1", s.Step)
+	}
+	bc1 := 1 - math.Pow(float64(s.Beta1), float64(s.Step))
+	bc2 := 1 - math.Pow(float64(s.Beta2), float64(s.Step))
+	return AdamConstants{
+		W1: float32(1 - float64(s.Beta1)), Beta2: s.Beta2, W2: float32(1 - float64(s.Beta2)),
+		StepSize: float32(float64(s.LR) / bc1), BC2Sqrt: float32(math.Sqrt(bc2)), Eps: s.Eps,
+	}, nil
 }
 
 // Backend is one device's implementation of every op the models need.
@@ -218,6 +244,41 @@ func CheckGatherRows(dst, src Mat, idx []int32) error {
 		if r < 0 || int(r) >= src.Rows {
 			return fmt.Errorf("index %d at position %d outside [0, %d)", r, i, src.Rows)
 		}
+	}
+	return nil
+}
+
+// CheckBias returns an error unless bias is a 1×n row for the m×n y.
+func CheckBias(bias, y Mat) error {
+	if bias.Rows != 1 || bias.Cols != y.Cols {
+		return fmt.Errorf("bias %v for a %v matrix (want 1x%d)", bias, y, y.Cols)
+	}
+	return nil
+}
+
+// CheckColSum returns an error unless db is the 1×n row ColSum(db, dy, …)
+// needs for the m×n dy.
+func CheckColSum(db, dy Mat) error {
+	if db.Rows != 1 || db.Cols != dy.Cols {
+		return fmt.Errorf("db %v for a %v dy (want 1x%d)", db, dy, dy.Cols)
+	}
+	return nil
+}
+
+// CheckRowSumSq returns an error unless dst is the m×1 column
+// RowSumSq(dst, x) needs for the m×n x.
+func CheckRowSumSq(dst, x Mat) error {
+	if dst.Rows != x.Rows || dst.Cols != 1 {
+		return fmt.Errorf("dst %v for a %v x (want %dx1)", dst, x, x.Rows)
+	}
+	return nil
+}
+
+// CheckStats returns an error unless stats holds the two numbers a fused
+// loss writes.
+func CheckStats(stats Mat) error {
+	if stats.Len() != 2 {
+		return fmt.Errorf("stats is %v, want 1x2", stats)
 	}
 	return nil
 }
