@@ -38,43 +38,20 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if *n < 1 || *n > 1_000_000 {
 		return usagef("--n %d: must be between 1 and 1000000", *n)
 	}
+	// Arguments first, so that a bad one is reported before the device opens.
+	var seeds []uint64
 	if *interp {
-		seeds, err := parseSeeds(*seedList, *seed)
-		if err != nil {
+		var err error
+		if seeds, err = parseSeeds(*seedList, *seed); err != nil {
 			return err
 		}
 		if *frames < 1 || *frames > 100 {
 			return usagef("--frames %d: must be between 1 and 100", *frames)
 		}
-		path := *grid
-		if path == "" {
-			if err := os.MkdirAll(*out, 0o755); err != nil {
-				return fmt.Errorf("--out %s: %w", *out, err)
-			}
-			path = filepath.Join(*out, "interpolation.png")
-		}
-		b, err := openDevice(*device)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		g, err := nn.LoadGAN(b, *ckpt)
-		if err != nil {
-			return err
-		}
-		defer g.Free()
-		img, err := interpolationStrip(g, seeds, *frames)
-		if err != nil {
-			return err
-		}
-		if err := imageio.WritePNG(path, img); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s: %d legs through seeds %v, %d steps each\n", path, len(seeds)-1, seeds, *frames)
-		return nil
 	} else if *seedList != "" {
 		return usagef("--seeds needs --interpolate")
 	}
+
 	b, err := openDevice(*device)
 	if err != nil {
 		return err
@@ -85,8 +62,28 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer g.Free()
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", *out, err)
+	// The output directory is made only now, once the checkpoint has loaded,
+	// and only when something goes into it.
+	if !*interp || *grid == "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return fmt.Errorf("--out %s: %w", *out, err)
+		}
+	}
+
+	if *interp {
+		stripPath := *grid
+		if stripPath == "" {
+			stripPath = filepath.Join(*out, "interpolation.png")
+		}
+		img, err := interpolationStrip(g, seeds, *frames)
+		if err != nil {
+			return err
+		}
+		if err := imageio.WritePNG(stripPath, img); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d legs through seeds %v, %d steps each\n", stripPath, len(seeds)-1, seeds, *frames)
+		return nil
 	}
 
 	pix, err := generateSamples(g, *n, *seed)
