@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"image/png"
 	"math"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gan/nn"
-	"gan/nn/mnist"
 )
 
 // gan runs the command line in-process and returns exit code and output.
@@ -179,16 +177,6 @@ func TestNaNKeepsLastGoodCheckpoint(t *testing.T) {
 // writeTinyMNIST writes the first n embedded MNIST training images and
 // labels as raw idx files into dir.
 func writeTinyMNIST(t *testing.T, dir string, n int) {
-	set, err := mnist.Embedded(true)
-	require.NoError(t, err)
-	img := binary.BigEndian.AppendUint32(nil, 0x803)
-	img = binary.BigEndian.AppendUint32(img, uint32(n))
-	img = binary.BigEndian.AppendUint32(img, 28)
-	img = binary.BigEndian.AppendUint32(img, 28)
-	img = append(img, set.Images[:n*784]...)
-	lab := binary.BigEndian.AppendUint32(nil, 0x801)
-	lab = binary.BigEndian.AppendUint32(lab, uint32(n))
-	lab = append(lab, set.Labels[:n]...)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "train-images-idx3-ubyte"), img, 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "train-labels-idx1-ubyte"), lab, 0o644))
+	t.Helper()
+	writeTinySplit(t, dir, true, n)
 }
