@@ -57,7 +57,9 @@ cuda-toolchain:
 #
 # make gpu: compiles kernels/*.cu with nvcc into one fatbin (PTX for
 # compute_80, which the driver JIT-compiles for sm_80 and newer, plus a cubin
-# for sm_90), which package gpu embeds, then builds ./gan with the cuda tag.
+# for sm_90), which package gpu embeds, then builds ./gan with the gancuda
+# tag (not plain `cuda`: Gorgonia, a dependency, uses that tag for its cuDNN
+# bindings).
 # Plain FP32: no --use_fast_math; the kernels round explicitly where the CPU
 # backend must be matched bit for bit. (No -lineinfo: nvcc 11.8's ptxas
 # crashes with it on this code for sm_90.)
@@ -65,9 +67,9 @@ NVCC      ?= nvcc
 NVCCFLAGS ?= -std=c++17 -O3 \
 	-gencode arch=compute_80,code=compute_80 -gencode arch=compute_90,code=sm_90
 KERNEL_SRC := $(wildcard kernels/*.cu kernels/*.cuh)
-# Packages with tests built with the cuda tag (files whose //go:build line
-# names cuda without negating it).
-CUDA_TEST_PKGS = $(sort $(dir $(shell grep -rlE '^//go:build (.*[^!a-z])?cuda([^a-z]|$$)' --include='*_test.go' .)))
+# Packages with tests built with the gancuda tag (files whose //go:build
+# line names gancuda without negating it).
+CUDA_TEST_PKGS = $(sort $(dir $(shell grep -rlE '^//go:build (.*[^!a-z])?gancuda([^a-z]|$$)' --include='*_test.go' .)))
 
 check-nvcc:
 	@command -v $(NVCC) >/dev/null 2>&1 || { echo "nvcc not found: run \`make cuda-toolchain\` first"; exit 1; }
@@ -76,16 +78,12 @@ gpu/kernels.fatbin: $(KERNEL_SRC) | check-nvcc
 	$(NVCC) $(NVCCFLAGS) -fatbin -o $@ kernels/all.cu
 
 gpu: check-nvcc gpu/kernels.fatbin
-	CGO_ENABLED=1 $(GO) build -tags cuda -trimpath -o gan ./cmd/gan
+	CGO_ENABLED=1 $(GO) build -tags gancuda -trimpath -o gan ./cmd/gan
 
-# make vet-cuda: go vet with the cuda tag (needs the fatbin it embeds), on
-# every package except those that import Gorgonia: Gorgonia uses a build tag
-# named cuda too, which switches on its cuDNN bindings (gorgonia.org/cu/dnn
-# needs cudnn.h, which no Debian package provides).
-CUDA_VET_PKGS = $(shell for p in $$($(GO) list ./...); do \
-	$(GO) list -tags cuda -deps -test $$p 2>/dev/null | grep -qx 'gorgonia.org/gorgonia' || echo $$p; done)
+# make vet-cuda: go vet with the gancuda tag on every package (needs the
+# fatbin that package gpu embeds).
 vet-cuda: gpu/kernels.fatbin
-	CGO_ENABLED=1 $(GO) vet -tags cuda $(CUDA_VET_PKGS)
+	CGO_ENABLED=1 $(GO) vet -tags gancuda ./...
 
 # make test-cudaemu: the gpu package's parity tests with the kernels run on
 # the CPU by the emulator in gpu/emu.cpp (needs g++, not nvcc or a GPU).
@@ -93,14 +91,14 @@ test-cudaemu:
 	CGO_ENABLED=1 $(GO) test -count=1 -tags cudaemu ./gpu/
 
 # make gpu-dist: everything a GPU machine without Go needs, in dist/: the
-# cuda gan binary and the cuda test binaries, stripped; scripts/gpu-run.sh
+# gancuda gan binary and the gancuda test binaries, stripped; scripts/gpu-run.sh
 # runs them there.
 gpu-dist: check-nvcc gpu/kernels.fatbin
 	mkdir -p dist
-	CGO_ENABLED=1 $(GO) build -tags cuda -trimpath -ldflags='-s -w' -o dist/gan ./cmd/gan
+	CGO_ENABLED=1 $(GO) build -tags gancuda -trimpath -ldflags='-s -w' -o dist/gan ./cmd/gan
 	@for d in $(CUDA_TEST_PKGS); do \
 		name=$$(echo "$${d#./}" | sed 's:/$$::; s:/:_:g'); \
-		echo "$(GO) test -c -tags cuda -trimpath -ldflags='-s -w' -o dist/$$name.test $$d"; \
-		CGO_ENABLED=1 $(GO) test -c -tags cuda -trimpath -ldflags='-s -w' -o dist/$$name.test $$d || exit 1; \
+		echo "$(GO) test -c -tags gancuda -trimpath -ldflags='-s -w' -o dist/$$name.test $$d"; \
+		CGO_ENABLED=1 $(GO) test -c -tags gancuda -trimpath -ldflags='-s -w' -o dist/$$name.test $$d || exit 1; \
 	done
 	@du -ch dist/gan dist/*.test | tail -n 1

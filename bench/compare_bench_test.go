@@ -14,6 +14,8 @@ import (
 	"gan/cpu"
 	"gan/cpu/sgemm"
 	"gan/nn"
+	"gan/nn/model"
+	"gan/nn/models/seedgan"
 )
 
 // Run these side by side with
@@ -97,34 +99,38 @@ func BenchmarkMatMul(b *testing.B) {
 	}
 }
 
-// BenchmarkTrainStep compares our CPU training step (nn.GAN.TrainStep on
-// random images uploaded once; impl=ours) with Gorgonia's step of the same
-// model (impl=gorgonia; it draws its random images, noise and dropout masks
-// on the CPU inside the step, and recomputes G's forward pass for the G
-// step, see gorgoniagan.Trainer), both after one warm-up step.
+// BenchmarkTrainStep compares our CPU training step (the seed-mlp-gan
+// family's compiled step, seedgan.GAN.TrainStep, on random images uploaded
+// once; impl=ours) with Gorgonia's step of the same model (impl=gorgonia;
+// it draws its random images, noise and dropout masks on the CPU inside the
+// step, and recomputes G's forward pass for the G step, see
+// gorgoniagan.Trainer), both after one warm-up step.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, batch := range []int{64, 256} {
 		b.Run(fmt.Sprintf("batch=%d/impl=ours", batch), func(b *testing.B) {
 			be := cpu.New()
 			defer be.Close()
-			cfg := nn.DefaultConfig()
+			cfg := seedgan.DefaultConfig()
 			cfg.Batch = batch
-			g, err := nn.NewGAN(be, cfg)
+			g, err := seedgan.New(be, cfg)
 			require.NoError(b, err)
 			defer g.Free()
 			const windows = 4
-			data, err := be.Alloc(windows*batch, nn.ImageDim)
+			rows := windows * batch
+			data, err := be.Alloc(rows, seedgan.ImageDim)
 			require.NoError(b, err)
 			be.RandUniform(data, -1, 1, nn.RandKey{Seed: 3})
-			perm := make([]int32, windows*batch)
+			// The images exist only on the backend; the Dataset describes them.
+			set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: 28, W: 28}
+			perm := make([]int32, rows)
 			nn.Permutation(perm, nn.RandKey{Seed: 3, Stream: 1})
 			step := func(i int) {
 				w := i % windows
-				if _, err := g.TrainStep(data, perm[w*batch:(w+1)*batch]); err != nil {
+				if _, err := g.TrainStep(&model.Batch{Data: set, Dev: data, Idx: perm[w*batch : (w+1)*batch], Index: w}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			step(0) // warm-up
+			step(0) // warm-up (compiles the step's program)
 			i := 1
 			for b.Loop() {
 				step(i)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gan/nn"
+	"gan/nn/model"
+	"gan/nn/models/seedgan"
 )
 
 // Layer is one Linear layer of the seed model.
@@ -18,8 +20,8 @@ type Layer struct {
 
 // SeedLayers are the Linear layers of the seed generator and discriminator.
 var SeedLayers = []Layer{
-	{"G1", nn.ZDim, 256}, {"G2", 256, 512}, {"G3", 512, 1024}, {"G4", 1024, nn.ImageDim},
-	{"D1", nn.ImageDim, 1024}, {"D2", 1024, 512}, {"D3", 512, 256}, {"D4", 256, 1},
+	{"G1", seedgan.ZDim, 256}, {"G2", 256, 512}, {"G3", 512, 1024}, {"G4", 1024, seedgan.ImageDim},
+	{"D1", seedgan.ImageDim, 1024}, {"D2", 1024, 512}, {"D3", 512, 256}, {"D4", 256, 1},
 }
 
 // ParamCount is the number of parameters (weights and biases) of the layers
@@ -250,7 +252,7 @@ const BytesConvention = "GB/s counts the bytes each op must read and write once:
 	"sigmoid+BCE 12 (read logit and target, write gradient), Adam 28 B/parameter (read p, g, m, v; write p, m, v)"
 
 func (s *suite) elementwise() error {
-	leaky := nn.Act{Kind: nn.ActLeakyReLU, Slope: nn.LeakySlope}
+	leaky := nn.Act{Kind: nn.ActLeakyReLU, Slope: seedgan.LeakySlope}
 	for _, batch := range s.o.KernelBatches {
 		n := batch * ActWidth
 		ms, release, err := s.mats(10, [2]int{batch, ActWidth}, [2]int{batch, ActWidth}, [2]int{batch, ActWidth}, [2]int{1, ActWidth})
@@ -319,22 +321,26 @@ func (s *suite) bandwidth(key, label string, batch, elements int, bytes float64,
 	return nil
 }
 
-// step times nn.GAN.TrainStep at batch on random images uploaded once.
+// step times the seed-mlp-gan training step ([seedgan.GAN.TrainStep]) at
+// batch on random images uploaded once. The first, untimed call of the
+// timer's warm-up compiles the step's program.
 func (s *suite) step(batch int) error {
-	cfg := nn.DefaultConfig()
+	cfg := seedgan.DefaultConfig()
 	cfg.Batch = batch
-	g, err := nn.NewGAN(s.b, cfg)
+	g, err := seedgan.New(s.b, cfg)
 	if err != nil {
 		return err
 	}
 	defer g.Free()
 	const windows = 4
 	rows := windows * batch
-	ms, release, err := s.mats(40, [2]int{rows, nn.ImageDim})
+	ms, release, err := s.mats(40, [2]int{rows, seedgan.ImageDim})
 	if err != nil {
 		return err
 	}
 	defer release()
+	// The images exist only on the device; the Dataset describes them.
+	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: 28, W: 28}
 	data := ms[0]
 	perm := make([]int32, rows)
 	nn.Permutation(perm, nn.RandKey{Seed: 0xbe4c, Stream: nn.StreamID(nn.PurposeShuffle, 0)})
@@ -346,7 +352,7 @@ func (s *suite) step(batch int) error {
 		}
 		w := i % windows
 		i++
-		_, stepErr = g.TrainStep(data, perm[w*batch:(w+1)*batch])
+		_, stepErr = g.TrainStep(&model.Batch{Data: set, Dev: data, Idx: perm[w*batch : (w+1)*batch], Index: w})
 	}
 	sync := func() error {
 		if stepErr != nil {

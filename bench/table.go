@@ -103,7 +103,7 @@ func writeGroups(w io.Writer, run Run) {
 			func(r Result) string {
 				return fmt.Sprintf("%s\t%d\t%s\t%s\t%s", r.Label, r.Elements, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), pct(r.Seconds.Spread()))
 			}},
-		{GroupStep, "training step (nn.GAN.TrainStep: G forward, D step, G step, both Adam updates; random images uploaded once)",
+		{GroupStep, "training step (seed-mlp-gan TrainStep: G forward, D step, G step, both Adam updates; random images uploaded once)",
 			"batch\tmedian\tsteps/s\timages/s\tspread",
 			func(r Result) string {
 				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", r.Batch, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), FormatNumber(r.ImagesPerS), pct(r.Seconds.Spread()))

@@ -10,6 +10,11 @@
 // matrix products as package sgemm documents). After the first call of each
 // op with a given shape, ops allocate nothing.
 //
+// The ops that take strided matrices ([nn.Mat.Stride]: MatMul, Copy,
+// Axpby, Mul, ScaleRows and Map) walk them row by row, or as one run of
+// elements when every operand is contiguous; every other op records an
+// error for a strided operand.
+//
 // Like every backend, it records the first error (a shape mismatch, a matrix
 // from another backend, a bad index) with the op's name, turns every later op
 // into a no-op, and reports the error from [Backend.Sync].
@@ -64,6 +69,15 @@ type Backend struct {
 	jRandUniform randUniformJob
 	jRandNormal  randNormalJob
 	jGather      gatherJob
+	jScatter     scatterJob
+	jAxpby       axpbyJob
+	jMul2        stridedMulJob
+	jScaleRows   scaleRowsJob
+	jMap         mapJob
+	jCopy2       stridedCopyJob
+	jLayerNorm   layerNormJob
+	jLNBack      layerNormBackwardJob
+	jLNParams    layerNormParamsJob
 }
 
 // New returns a backend whose ops use runtime.GOMAXPROCS(0) workers.
@@ -97,7 +111,10 @@ func (b *Backend) Alloc(rows, cols int) (nn.Mat, error) {
 }
 
 // Free releases m's buffer: m and every view of it become invalid, and ops
-// given them record an error. Freeing the zero Mat does nothing.
+// given them record an error. m must be the matrix Alloc returned (or a
+// reshape of all of it): freeing a view (an offset, fewer elements than the
+// buffer, or a row stride) records an error saying so and frees nothing.
+// Freeing the zero Mat, or a matrix already freed, does nothing.
 func (b *Backend) Free(m nn.Mat) {
 	if m.Buf == nil {
 		return
@@ -107,16 +124,24 @@ func (b *Backend) Free(m nn.Mat) {
 		b.fail(fmt.Errorf("cpu: Free: matrix %v is not from the cpu backend (%T)", m, m.Buf))
 		return
 	}
+	if buf.data == nil {
+		return
+	}
+	if err := nn.CheckFree(m, len(buf.data)); err != nil {
+		b.fail(fmt.Errorf("cpu: Free: %w", err))
+		return
+	}
 	buf.data = nil
 }
 
-// Upload copies src into dst; len(src) must equal dst.Len(). It returns the
-// sticky error, if one is recorded, without copying.
+// Upload copies src into the contiguous dst; len(src) must equal
+// dst.Len(). It returns the sticky error, if one is recorded, without
+// copying.
 func (b *Backend) Upload(dst nn.Mat, src []float32) error {
 	if b.err != nil {
 		return b.err
 	}
-	d, err := view(dst)
+	d, err := denseView(dst)
 	if err != nil {
 		return fmt.Errorf("cpu: Upload: %w", err)
 	}
@@ -127,13 +152,14 @@ func (b *Backend) Upload(dst nn.Mat, src []float32) error {
 	return nil
 }
 
-// Download copies src into dst; len(dst) must equal src.Len(). It returns the
-// sticky error, if one is recorded, without copying.
+// Download copies the contiguous src into dst; len(dst) must equal
+// src.Len(). It returns the sticky error, if one is recorded, without
+// copying.
 func (b *Backend) Download(dst []float32, src nn.Mat) error {
 	if b.err != nil {
 		return b.err
 	}
-	s, err := view(src)
+	s, err := denseView(src)
 	if err != nil {
 		return fmt.Errorf("cpu: Download: %w", err)
 	}
@@ -156,11 +182,11 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// Data returns the elements of m (m.Off … m.Off+m.Len()) as a slice sharing
-// m's storage, for tests and other CPU code. It panics if m is not a valid
-// matrix of a CPU backend.
+// Data returns the elements of the contiguous m (m.Off … m.Off+m.Len()) as
+// a slice sharing m's storage, for tests and other CPU code. It panics if m
+// is not a valid contiguous matrix of a CPU backend.
 func Data(m nn.Mat) []float32 {
-	d, err := view(m)
+	d, err := denseView(m)
 	if err != nil {
 		panic(fmt.Sprintf("cpu.Data: %v", err))
 	}
@@ -170,8 +196,10 @@ func Data(m nn.Mat) []float32 {
 // errNoBuffer is reported for the zero Mat where a matrix is required.
 var errNoBuffer = errors.New("matrix has no buffer (the zero Mat)")
 
-// view returns the elements of m, checking that m is a CPU matrix lying
-// within its buffer. The slice's capacity ends with the view.
+// view returns the storage of m, from its first element to just past its
+// last ([nn.Mat.Extent] elements; element (i, j) is at i·m.LD() + j),
+// checking that m is a well-formed CPU matrix lying within its buffer. The
+// slice's capacity ends with the view.
 func view(m nn.Mat) ([]float32, error) {
 	if m.Buf == nil {
 		return nil, errNoBuffer
@@ -180,15 +208,23 @@ func view(m nn.Mat) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("matrix %v is not from the cpu backend (%T)", m, m.Buf)
 	}
-	n := len(buf.data)
-	if m.Rows < 0 || m.Cols < 0 || m.Off < 0 || (m.Cols > 0 && m.Rows > n/m.Cols) || m.Off > n-m.Rows*m.Cols {
+	if err := nn.CheckLayout(m, len(buf.data)); err != nil {
 		if buf.data == nil {
 			return nil, fmt.Errorf("matrix %v at offset %d: buffer was freed", m, m.Off)
 		}
-		return nil, fmt.Errorf("matrix %v at offset %d outside its buffer of %d elements", m, m.Off, n)
+		return nil, err
 	}
-	end := m.Off + m.Rows*m.Cols
+	end := m.Off + m.Extent()
 	return buf.data[m.Off:end:end], nil
+}
+
+// denseView is view for the contiguous m: its m.Len() elements in order.
+func denseView(m nn.Mat) ([]float32, error) {
+	d, err := view(m)
+	if err == nil {
+		err = nn.CheckContiguous(m)
+	}
+	return d, err
 }
 
 // fail records err unless an error is already recorded.
@@ -203,15 +239,38 @@ func (b *Backend) failf(op, format string, args ...any) {
 	b.fail(fmt.Errorf("cpu: %s: %s", op, fmt.Sprintf(format, args...)))
 }
 
-// get returns m's elements for op, recording an error (and returning nil)
-// when m is invalid. Call it only while b.err is nil.
+// get returns the elements of the contiguous m for op, recording an error
+// (and returning nil) when m is invalid or strided: the ops that take
+// strided matrices use getStrided. Call it only while b.err is nil.
 func (b *Backend) get(op string, m nn.Mat) []float32 {
+	d, err := denseView(m)
+	if err != nil {
+		b.fail(fmt.Errorf("cpu: %s: %w", op, err))
+		return nil
+	}
+	return d
+}
+
+// getStrided returns the storage of m for op as view does, recording an
+// error (and returning nil) when m is invalid. Call it only while b.err is
+// nil.
+func (b *Backend) getStrided(op string, m nn.Mat) []float32 {
 	d, err := view(m)
 	if err != nil {
 		b.fail(fmt.Errorf("cpu: %s: %w", op, err))
 		return nil
 	}
 	return d
+}
+
+// check records err, if not nil, as op's error and reports whether it was
+// nil.
+func (b *Backend) check(op string, err error) bool {
+	if err != nil {
+		b.failf(op, "%v", err)
+		return false
+	}
+	return true
 }
 
 // same records an error for op unless all matrices have the same shape.

@@ -138,6 +138,49 @@ func allOps(t *testing.T, b *Backend) map[string][]float32 {
 	}
 	b.GatherRows(gd, p, idx)
 	save("GatherRows", gd)
+	sq := zeros(rows, 1)
+	b.RowSumSq(sq, mat(rows, cols, -3, 3))
+	save("RowSumSq", sq)
+	const srcRows = 3000 // scattered into 130 rows: many repeats
+	sidx := make([]int32, srcRows)
+	for i := range sidx {
+		sidx[i] = int32(rng.IntN(rows))
+	}
+	sc := mat(rows, 10, -1, 1)
+	b.ScatterAddRows(sc, mat(srcRows, 10, -1, 1), sidx, 0.5)
+	save("ScatterAddRows", sc)
+
+	// The strided ops, on column blocks of wider matrices; saveStrided
+	// copies a block out first.
+	wide := func() nn.Mat { return mat(rows, cols+7, -2, 2).ColView(3, cols) }
+	saveStrided := func(name string, m nn.Mat) {
+		d := zeros(m.Rows, m.Cols)
+		b.Copy(d, m)
+		save(name, d)
+	}
+	ys := wide()
+	b.Axpby(ys, wide(), wide(), 0.3, -1.5)
+	saveStrided("Axpby", ys)
+	b.Mul(ys, wide(), ys)
+	saveStrided("Mul", ys)
+	b.ScaleRows(ys, wide(), mat(rows, 2, -1, 1).ColView(1, 1))
+	saveStrided("ScaleRows", ys)
+	for f := nn.MapFn(0); f < nn.NumMapFns; f++ {
+		b.Map(ys, wide(), f, 0.7)
+		saveStrided("Map "+f.String(), ys)
+	}
+
+	ln, mean, rstd := zeros(rows, cols), zeros(rows, 1), zeros(rows, 1)
+	lx, gamma := mat(rows, cols, -3, 5), mat(1, cols, 0.5, 1.5)
+	b.LayerNorm(ln, mean, rstd, lx, gamma, mat(1, cols, -1, 1), 1e-5)
+	save("LayerNorm y", ln)
+	save("LayerNorm mean", mean)
+	save("LayerNorm rstd", rstd)
+	ldx, dgamma, dbeta := zeros(rows, cols), zeros(1, cols), zeros(1, cols)
+	b.LayerNormBackward(ldx, dgamma, dbeta, mat(rows, cols, -1, 1), lx, mean, rstd, gamma)
+	save("LayerNormBackward dx", ldx)
+	save("LayerNormBackward dgamma", dgamma)
+	save("LayerNormBackward dbeta", dbeta)
 	require.NoError(t, b.Sync())
 	return out
 }
@@ -146,7 +189,7 @@ func TestResultsDoNotDependOnWorkers(t *testing.T) {
 	one := allOps(t, newTestBackend(t, 1))
 	three := allOps(t, newTestBackend(t, 3))
 	require.Len(t, three, len(one))
-	assert.Greater(t, len(one), 30)
+	assert.Greater(t, len(one), 50)
 	for name, want := range one {
 		requireBits(t, want, three[name], name)
 	}

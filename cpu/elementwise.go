@@ -44,6 +44,10 @@ func applyAct(y, x []float32, act nn.Act) {
 		for i, v := range x {
 			y[i] = tanh32(v)
 		}
+	case nn.ActSigmoid:
+		for i, v := range x {
+			y[i] = float32(sigmoid64(float64(v)))
+		}
 	default:
 		copy(y, x)
 	}
@@ -51,8 +55,11 @@ func applyAct(y, x []float32, act nn.Act) {
 
 // actCost is the per-element cost of act.
 func actCost(act nn.Act) int {
-	if act.Kind == nn.ActTanh {
+	switch act.Kind {
+	case nn.ActTanh:
 		return costTanh
+	case nn.ActSigmoid:
+		return costExp
 	}
 	return costCheap
 }
@@ -113,7 +120,8 @@ func (j *biasActJob) run(lo, hi int) {
 	}
 }
 
-// Activate computes y = act(x); y may be x.
+// Activate computes y = act(x); y may be x. Tanh and Sigmoid (see
+// sigmoid64) are computed in float64 and rounded once.
 func (b *Backend) Activate(y, x nn.Mat, act nn.Act) {
 	const op = "Activate"
 	if b.err != nil || !b.checkAct(op, act) || !b.same(op, y, x) {
@@ -138,8 +146,9 @@ type actJob struct {
 func (j *actJob) run(lo, hi int) { applyAct(j.y[lo:hi], j.x[lo:hi], j.act) }
 
 // ActBackward computes dx = dy ⊙ act'(·) from the activation's output y:
-// LeakyReLU: dx = dy where y > 0, else dy·slope; Tanh: dx = dy·(1 − y·y),
-// each product rounded to float32. dx may be dy.
+// LeakyReLU: dx = dy where y > 0, else dy·slope; Tanh: dx = dy·(1 − y·y);
+// Sigmoid: dx = dy·(y·(1 − y)); each operation rounded to float32 on its
+// own, in the order the parentheses give. dx may be dy.
 func (b *Backend) ActBackward(dx, dy, y nn.Mat, act nn.Act) {
 	const op = "ActBackward"
 	if b.err != nil || !b.checkAct(op, act) || !b.same(op, dx, dy, y) {
@@ -173,6 +182,10 @@ func (j *actBackwardJob) run(lo, hi int) {
 	case nn.ActTanh:
 		for i, g := range dy {
 			dx[i] = g * float32(1-float32(y[i]*y[i]))
+		}
+	case nn.ActSigmoid:
+		for i, g := range dy {
+			dx[i] = g * float32(y[i]*float32(1-y[i]))
 		}
 	default:
 		copy(dx, dy)
@@ -281,11 +294,7 @@ func (j *rowSumSqJob) run(lo, hi int) {
 // lie in [0, 1]; with p = 0 the mask is all ones and y = x.
 func (b *Backend) Dropout(y, mask, x nn.Mat, p float32, key nn.RandKey) {
 	const op = "Dropout"
-	if b.err != nil || !b.same(op, y, mask, x) {
-		return
-	}
-	if !(p >= 0 && p <= 1) {
-		b.failf(op, "probability %g outside [0, 1]", p)
+	if b.err != nil || !b.same(op, y, mask, x) || !b.check(op, nn.CheckDropout(p)) {
 		return
 	}
 	yd, md, xd := b.get(op, y), b.get(op, mask), b.get(op, x)
@@ -366,18 +375,23 @@ func (j *mulJob) run(lo, hi int) {
 	}
 }
 
-// Copy copies src into dst; they must have the same number of elements.
+// Copy copies src into dst: the same number of elements when both are
+// contiguous (the copy may reshape), the same shape when either is strided
+// (copied row by row).
 func (b *Backend) Copy(dst, src nn.Mat) {
 	const op = "Copy"
 	if b.err != nil {
 		return
 	}
-	dd, sd := b.get(op, dst), b.get(op, src)
-	if b.err != nil {
+	dd, sd := b.getStrided(op, dst), b.getStrided(op, src)
+	if b.err != nil || !b.check(op, nn.CheckCopy(dst, src)) {
 		return
 	}
-	if len(dd) != len(sd) {
-		b.failf(op, "%v (%d elements) into %v (%d elements)", src, len(sd), dst, len(dd))
+	if !dst.Contiguous() || !src.Contiguous() {
+		j := &b.jCopy2
+		j.g.set(dst.Rows, dst.Cols, dd, dst, sd, src, nil, nn.Mat{})
+		b.parallel(j.g.units(), j.g.cost(costCheap), j)
+		*j = stridedCopyJob{}
 		return
 	}
 	j := &b.jCopy
@@ -457,5 +471,57 @@ func (j *gatherJob) run(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		r := int(j.idx[i])
 		copy(j.dst[i*c:(i+1)*c], j.src[r*c:(r+1)*c])
+	}
+}
+
+// ScatterAddRows computes dst = beta·dst (each product rounded to float32;
+// with beta = 0 dst is cleared, NaNs included), then adds row i of src into
+// row idx[i] of dst for i = 0, 1, … src.Rows−1 in that order, one float32
+// addition per element. Every index is checked before anything is written:
+// one outside [0, dst.Rows) records an error and leaves dst untouched. The
+// work is split over columns, so repeated indices sum in the same order
+// whatever the worker count.
+func (b *Backend) ScatterAddRows(dst, src nn.Mat, idx []int32, beta float32) {
+	const op = "ScatterAddRows"
+	if b.err != nil {
+		return
+	}
+	dd, sd := b.get(op, dst), b.get(op, src)
+	if b.err != nil || !b.check(op, nn.CheckScatterAddRows(dst, src, idx)) {
+		return
+	}
+	j := &b.jScatter
+	*j = scatterJob{dst: dd, src: sd, idx: idx[:src.Rows], rows: dst.Rows, cols: dst.Cols, beta: beta}
+	b.parallel(dst.Cols, dst.Rows+src.Rows, j)
+	*j = scatterJob{}
+}
+
+// scatterJob does columns [lo, hi) of ScatterAddRows.
+type scatterJob struct {
+	dst, src   []float32
+	idx        []int32
+	rows, cols int
+	beta       float32
+}
+
+func (j *scatterJob) run(lo, hi int) {
+	c := j.cols
+	for r := 0; r < j.rows; r++ {
+		row := j.dst[r*c+lo : r*c+hi]
+		if j.beta == 0 {
+			clear(row)
+			continue
+		}
+		for i, v := range row {
+			row[i] = j.beta * v
+		}
+	}
+	for i, r := range j.idx {
+		d := j.dst[int(r)*c+lo : int(r)*c+hi]
+		s := j.src[i*c+lo : i*c+hi]
+		s = s[:len(d)]
+		for k, v := range s {
+			d[k] += v
+		}
 	}
 }

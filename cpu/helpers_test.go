@@ -52,27 +52,6 @@ func download(t testing.TB, b *Backend, m nn.Mat) []float32 {
 	return out
 }
 
-// to64 widens a float32 slice.
-func to64(v []float32) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
-	}
-	return out
-}
-
-// requireClose checks |got−want| ≤ atol + rtol·|want| element by element.
-func requireClose(t testing.TB, want []float64, got []float32, atol, rtol float64, what string) {
-	t.Helper()
-	require.Len(t, got, len(want), what)
-	for i := range want {
-		g := float64(got[i])
-		if !(math.Abs(g-want[i]) <= atol+rtol*math.Abs(want[i])) || math.IsInf(g, 0) {
-			require.Failf(t, "values differ", "%s[%d]: got %v, want %v (atol %g, rtol %g)", what, i, g, want[i], atol, rtol)
-		}
-	}
-}
-
 // requireBits checks that two float32 slices are bit-identical.
 func requireBits(t testing.TB, want, got []float32, what string) {
 	t.Helper()
@@ -83,36 +62,4 @@ func requireBits(t testing.TB, want, got []float32, what string) {
 				got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
 		}
 	}
-}
-
-// Finite-difference settings (gradcheck's defaults).
-const (
-	fdEps  = 1e-6
-	fdAtol = 1e-5
-	fdRtol = 1e-3
-)
-
-// fdGrad returns the central-difference gradient of f at x, in float64.
-func fdGrad(f func(x []float64) float64, x []float64) []float64 {
-	g := make([]float64, len(x))
-	xs := append([]float64(nil), x...)
-	for i := range xs {
-		v := xs[i]
-		xs[i] = v + fdEps
-		fp := f(xs)
-		xs[i] = v - fdEps
-		fm := f(xs)
-		xs[i] = v
-		g[i] = (fp - fm) / (2 * fdEps)
-	}
-	return g
-}
-
-// dot is Σ w_i·y_i in float64: the loss whose upstream gradient is w.
-func dot(w, y []float64) float64 {
-	var s float64
-	for i := range w {
-		s += w[i] * y[i]
-	}
-	return s
 }

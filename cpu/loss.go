@@ -44,15 +44,11 @@ func sigmoid64(x float64) float64 {
 // rounded to float32. grad may be x.
 func (b *Backend) SigmoidBCE(grad, stats, x, t nn.Mat, scale float32) {
 	const op = "SigmoidBCE"
-	if b.err != nil || !b.same(op, grad, x, t) {
-		return
-	}
-	gd, sd, xd, td := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
 	if b.err != nil {
 		return
 	}
-	if err := nn.CheckStats(stats); err != nil {
-		b.failf(op, "%v", err)
+	gd, sd, xd, td := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
+	if b.err != nil || !b.check(op, nn.CheckLoss(grad, stats, x, t)) {
 		return
 	}
 	n := len(xd)
@@ -166,22 +162,14 @@ func argmax(x []float32) int {
 // chunks of rows, added in chunk order, and rounded to float32.
 func (b *Backend) SoftmaxCE(grad, stats, x, t nn.Mat, scale float32) {
 	const op = "SoftmaxCE"
-	if b.err != nil || !b.same(op, grad, x, t) {
-		return
-	}
-	gd, sd, xd, td := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
 	if b.err != nil {
 		return
 	}
-	if err := nn.CheckStats(stats); err != nil {
-		b.failf(op, "%v", err)
+	gd, sd, xd, td := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
+	if b.err != nil || !b.check(op, nn.CheckSoftmaxCE(grad, stats, x, t)) {
 		return
 	}
 	rows, cols := x.Rows, x.Cols
-	if cols == 0 {
-		b.failf(op, "logits %v have no columns", x)
-		return
-	}
 	per := max(1, reduceChunk/cols) // rows per chunk
 	chunks := (rows + per - 1) / per
 	j := &b.jSoftmaxCE

@@ -11,14 +11,15 @@ import (
 // [sgemm.SgemmWorkers] on the backend's workers: packed panels, an
 // AVX-512, AVX2 or portable micro-kernel, and a matrix-vector path for
 // products with one output row or column (such as the 256→1 layer of the
-// discriminator). Every element of C is summed in an order fixed by the
-// shape alone, so the result does not depend on the worker count.
+// discriminator). A, B and C may be strided: their leading dimensions
+// ([nn.Mat.LD]) are sgemm's. Every element of C is summed in an order fixed
+// by the shape alone, so the result does not depend on the worker count.
 func (b *Backend) MatMul(c, a, bm nn.Mat, transA, transB bool, beta float32) {
 	const op = "MatMul"
 	if b.err != nil {
 		return
 	}
-	cd, ad, bd := b.get(op, c), b.get(op, a), b.get(op, bm)
+	cd, ad, bd := b.getStrided(op, c), b.getStrided(op, a), b.getStrided(op, bm)
 	if b.err != nil {
 		return
 	}
@@ -33,8 +34,9 @@ func (b *Backend) MatMul(c, a, bm nn.Mat, transA, transB bool, beta float32) {
 	if k == 0 {
 		// An empty sum: C = beta·C (beta = 0 clears, NaNs included). Package
 		// sgemm would reject the 0-wide operands' leading dimensions.
+		ldc := c.LD()
 		for i := 0; i < m; i++ {
-			row := cd[i*c.Cols : i*c.Cols+n]
+			row := cd[i*ldc : i*ldc+n]
 			if beta == 0 {
 				clear(row)
 			} else {
@@ -45,5 +47,10 @@ func (b *Backend) MatMul(c, a, bm nn.Mat, transA, transB bool, beta float32) {
 		}
 		return
 	}
-	sgemm.SgemmWorkers(b.workers, transA, transB, m, n, k, ad, a.Cols, bd, bm.Cols, beta, cd, c.Cols)
+	sgemm.SgemmWorkers(b.workers, transA, transB, m, n, k, ad, lead(a), bd, lead(bm), beta, cd, lead(c))
 }
+
+// lead is m's leading dimension as sgemm takes it: [nn.Mat.LD], which
+// addresses nothing for a single row and then need not reach the width
+// (sgemm wants at least max(1, Cols)).
+func lead(m nn.Mat) int { return max(m.LD(), m.Cols, 1) }

@@ -1,4 +1,4 @@
-//go:build (cuda || cudaemu) && cgo
+//go:build (gancuda || cudaemu) && cgo
 
 package gpu
 
@@ -46,7 +46,11 @@ type kernelSet struct {
 	dropout, dropoutBwd         kfunc
 	randUniform, randNormal     kfunc
 	sigmoidBCE, softmax, softCE kfunc
-	adam, gather                kfunc
+	adam, gather, scatterAdd    kfunc
+	axpby, mul, scaleRows       kfunc
+	mapFn, copyStrided          kfunc
+	lnForward, lnBackward       kfunc
+	lnParamGrad                 kfunc
 }
 
 // bind looks up every kernel by its name in kernels/*.cu.
@@ -87,7 +91,11 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 		{&k.dropout, "dropout_forward"}, {&k.dropoutBwd, "dropout_backward"},
 		{&k.randUniform, "rand_uniform"}, {&k.randNormal, "rand_normal"},
 		{&k.sigmoidBCE, "sigmoid_bce"}, {&k.softmax, "softmax"}, {&k.softCE, "softmax_ce"},
-		{&k.adam, "adam"}, {&k.gather, "gather_rows"},
+		{&k.adam, "adam"}, {&k.gather, "gather_rows"}, {&k.scatterAdd, "scatter_add_rows"},
+		{&k.axpby, "axpby"}, {&k.mul, "mul"}, {&k.scaleRows, "scale_rows"},
+		{&k.mapFn, "map_fn"}, {&k.copyStrided, "copy_strided"},
+		{&k.lnForward, "layer_norm_forward"}, {&k.lnBackward, "layer_norm_backward"},
+		{&k.lnParamGrad, "layer_norm_param_grad"},
 	} {
 		get(e.f, e.name)
 	}
@@ -197,7 +205,10 @@ func (b *Backend) Alloc(rows, cols int) (nn.Mat, error) {
 }
 
 // Free releases m's buffer: m and every view of it become invalid, and ops
-// given them record an error. Freeing the zero Mat does nothing.
+// given them record an error. m must be the matrix Alloc returned (or a
+// reshape of all of it): freeing a view (an offset, fewer elements than the
+// buffer, or a row stride) records an error and frees nothing. Freeing the
+// zero Mat, or a matrix already freed, does nothing.
 func (b *Backend) Free(m nn.Mat) {
 	if m.Buf == nil {
 		return
@@ -205,6 +216,13 @@ func (b *Backend) Free(m nn.Mat) {
 	buf, ok := m.Buf.(*buffer)
 	if !ok || buf.owner != b {
 		b.fail(fmt.Errorf("cuda: Free: matrix %v is not from this cuda backend (%T)", m, m.Buf))
+		return
+	}
+	if buf.ptr == 0 && buf.n == 0 && m.Len() > 0 {
+		return // freed already
+	}
+	if err := nn.CheckFree(m, buf.n); err != nil {
+		b.fail(fmt.Errorf("cuda: Free: %w", err))
 		return
 	}
 	if buf.ptr != 0 {
@@ -223,6 +241,9 @@ func (b *Backend) Upload(dst nn.Mat, src []float32) error {
 		return b.err
 	}
 	p, err := b.view(dst)
+	if err == nil {
+		err = nn.CheckContiguous(dst)
+	}
 	if err != nil {
 		return fmt.Errorf("cuda: Upload: %w", err)
 	}
@@ -247,6 +268,9 @@ func (b *Backend) Download(dst []float32, src nn.Mat) error {
 		return b.err
 	}
 	p, err := b.view(src)
+	if err == nil {
+		err = nn.CheckContiguous(src)
+	}
 	if err != nil {
 		return fmt.Errorf("cuda: Download: %w", err)
 	}
@@ -306,7 +330,9 @@ func (b *Backend) Close() error {
 var errNoBuffer = errors.New("matrix has no buffer (the zero Mat)")
 
 // view returns the device address of m's first element, checking that m is
-// a matrix of this backend lying within its buffer.
+// a matrix of this backend whose elements, (Rows−1)·LD + Cols of them from
+// Off on ([nn.Mat.Extent]), lie within its buffer, with a row stride that
+// is 0 or at least Cols (for more than one row).
 func (b *Backend) view(m nn.Mat) (uint64, error) {
 	if m.Buf == nil {
 		return 0, errNoBuffer
@@ -315,12 +341,11 @@ func (b *Backend) view(m nn.Mat) (uint64, error) {
 	if !ok || buf.owner != b {
 		return 0, fmt.Errorf("matrix %v is not from this cuda backend (%T)", m, m.Buf)
 	}
-	n := buf.n
-	if m.Rows < 0 || m.Cols < 0 || m.Off < 0 || (m.Cols > 0 && m.Rows > n/m.Cols) || m.Off > n-m.Rows*m.Cols {
-		if buf.ptr == 0 && n == 0 {
+	if err := nn.CheckLayout(m, buf.n); err != nil {
+		if buf.ptr == 0 && buf.n == 0 {
 			return 0, fmt.Errorf("matrix %v at offset %d: buffer was freed", m, m.Off)
 		}
-		return 0, fmt.Errorf("matrix %v at offset %d outside its buffer of %d elements", m, m.Off, n)
+		return 0, err
 	}
 	return buf.ptr + 4*uint64(m.Off), nil
 }
@@ -337,9 +362,23 @@ func (b *Backend) failf(op, format string, args ...any) {
 	b.fail(fmt.Errorf("cuda: %s: %s", op, fmt.Sprintf(format, args...)))
 }
 
-// get returns m's device address for op, recording an error when m is
-// invalid. Call it only while b.err is nil.
+// get returns the device address of the contiguous m for op, recording an
+// error when m is invalid or strided (the ops that take strided matrices
+// use getStrided). Call it only while b.err is nil.
 func (b *Backend) get(op string, m nn.Mat) uint64 {
+	p, err := b.view(m)
+	if err == nil {
+		err = nn.CheckContiguous(m)
+	}
+	if err != nil {
+		b.fail(fmt.Errorf("cuda: %s: %w", op, err))
+	}
+	return p
+}
+
+// getStrided returns m's device address for op, recording an error when m
+// is invalid; m may be strided. Call it only while b.err is nil.
+func (b *Backend) getStrided(op string, m nn.Mat) uint64 {
 	p, err := b.view(m)
 	if err != nil {
 		b.fail(fmt.Errorf("cuda: %s: %w", op, err))
@@ -395,7 +434,8 @@ func (b *Backend) grid1(n int) int {
 // actArgs adds act's kind and slope to the parameters in a.
 func actArgs(a *argBuf, act nn.Act) *argBuf { return a.i(int(act.Kind)).f(act.Slope) }
 
-// MatMul computes C = op(A)·op(B) + beta·C (see [nn.Backend]). Products
+// MatMul computes C = op(A)·op(B) + beta·C (see [nn.Backend]); A, B and C
+// may be strided (their LD is the kernels' leading dimension). Products
 // with one row or one column of C go to the matrix-vector kernels; the
 // others to the tiled kernel whose tile size still gives every SM a block
 // (the smallest tile when none does).
@@ -413,7 +453,7 @@ func (b *Backend) matMul(op string, c, a, bm nn.Mat, transA, transB bool, beta f
 	if b.err != nil {
 		return
 	}
-	cp, ap, bp := b.get(op, c), b.get(op, a), b.get(op, bm)
+	cp, ap, bp := b.getStrided(op, c), b.getStrided(op, a), b.getStrided(op, bm)
 	if b.err != nil {
 		return
 	}
@@ -425,7 +465,7 @@ func (b *Backend) matMul(op string, c, a, bm nn.Mat, transA, transB bool, beta f
 	if m == 0 || n == 0 {
 		return
 	}
-	lda, ldb, ldc := a.Cols, bm.Cols, c.Cols
+	lda, ldb, ldc := a.LD(), bm.LD(), c.LD()
 	ta, tb := b2i(transA), b2i(transB)
 	if naive {
 		for r0 := 0; r0 < m; r0 += 16 * 65535 {
@@ -438,19 +478,29 @@ func (b *Backend) matMul(op string, c, a, bm nn.Mat, transA, transB bool, beta f
 	}
 	switch {
 	case n == 1:
-		// C is m×1: x is op(B), a contiguous k-vector either way.
+		// C is m×1 (element i at i·ldc): x is op(B), the k×1 column B
+		// (element kk at kk·ldb) or the 1×k row Bᵀ (contiguous).
+		incx := 1
+		if !transB {
+			incx = ldb
+		}
 		if !transA {
-			b.gemv(op, b.k.gemvRows, m, k, ap, lda, bp, beta, cp)
+			b.gemv(op, b.k.gemvRows, m, k, ap, lda, bp, incx, beta, cp, ldc)
 		} else {
-			b.gemv(op, b.k.gemvCols, m, k, ap, lda, bp, beta, cp)
+			b.gemv(op, b.k.gemvCols, m, k, ap, lda, bp, incx, beta, cp, ldc)
 		}
 		return
 	case m == 1:
-		// C is 1×n: x is op(A), a contiguous k-vector either way.
+		// C is 1×n (contiguous): x is op(A), the 1×k row A (contiguous)
+		// or the k×1 column Aᵀ (element kk at kk·lda).
+		incx := 1
+		if transA {
+			incx = lda
+		}
 		if !transB {
-			b.gemv(op, b.k.gemvCols, n, k, bp, ldb, ap, beta, cp)
+			b.gemv(op, b.k.gemvCols, n, k, bp, ldb, ap, incx, beta, cp, 1)
 		} else {
-			b.gemv(op, b.k.gemvRows, n, k, bp, ldb, ap, beta, cp)
+			b.gemv(op, b.k.gemvRows, n, k, bp, ldb, ap, incx, beta, cp, 1)
 		}
 		return
 	}
@@ -495,9 +545,11 @@ func rowOffset(ap uint64, r0, lda int, transA bool) uint64 {
 }
 
 // gemv launches gemv_rows (one warp per output, 8 per block) or gemv_cols
-// (one thread per output) for y = Mat·x (+ beta·y) with rows outputs.
-func (b *Backend) gemv(op string, f kfunc, rows, k int, mat uint64, ldm int, x uint64, beta float32, y uint64) {
-	b.args.reset().i(rows).i(k).p(mat).i(ldm).p(x).f(beta).p(y)
+// (one thread per output) for y = Mat·x (+ beta·y) with rows outputs, x and
+// y with element strides incx and incy.
+func (b *Backend) gemv(op string, f kfunc, rows, k int, mat uint64, ldm int, x uint64, incx int, beta float32,
+	y uint64, incy int) {
+	b.args.reset().i(rows).i(k).p(mat).i(ldm).p(x).i(incx).f(beta).p(y).i(incy)
 	if f == b.k.gemvRows {
 		b.launch(op, f, ceilDiv(rows, threads/32), 1, threads, 1)
 	} else {
@@ -628,8 +680,8 @@ func (b *Backend) Dropout(y, mask, x nn.Mat, p float32, key nn.RandKey) {
 	if b.err != nil || !b.same(op, y, mask, x) {
 		return
 	}
-	if !(p >= 0 && p <= 1) {
-		b.failf(op, "probability %g outside [0, 1]", p)
+	if err := nn.CheckDropout(p); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
 	yp, mp, xp := b.get(op, y), b.get(op, mask), b.get(op, x)
@@ -662,14 +714,14 @@ func (b *Backend) DropoutBackward(dx, dy, mask nn.Mat) {
 // written to stats on the device. grad may be x.
 func (b *Backend) SigmoidBCE(grad, stats, x, t nn.Mat, scale float32) {
 	const op = "SigmoidBCE"
-	if b.err != nil || !b.same(op, grad, x, t) {
+	if b.err != nil {
 		return
 	}
 	gp, sp, xp, tp := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
 	if b.err != nil {
 		return
 	}
-	if err := nn.CheckStats(stats); err != nil {
+	if err := nn.CheckLoss(grad, stats, x, t); err != nil {
 		b.failf(op, "%v", err)
 		return
 	}
@@ -698,19 +750,15 @@ func (b *Backend) Softmax(y, x nn.Mat) {
 // stats on the device. grad may be x.
 func (b *Backend) SoftmaxCE(grad, stats, x, t nn.Mat, scale float32) {
 	const op = "SoftmaxCE"
-	if b.err != nil || !b.same(op, grad, x, t) {
+	if b.err != nil {
 		return
 	}
 	gp, sp, xp, tp := b.get(op, grad), b.get(op, stats), b.get(op, x), b.get(op, t)
 	if b.err != nil {
 		return
 	}
-	if err := nn.CheckStats(stats); err != nil {
+	if err := nn.CheckSoftmaxCE(grad, stats, x, t); err != nil {
 		b.failf(op, "%v", err)
-		return
-	}
-	if x.Cols == 0 {
-		b.failf(op, "logits %v have no columns", x)
 		return
 	}
 	b.args.reset().i(x.Rows).i(x.Cols).p(gp).p(sp).p(xp).p(tp).f(scale)
@@ -740,22 +788,34 @@ func (b *Backend) Adam(p, g, m, v nn.Mat, s nn.AdamStep) {
 	b.launch(op, b.k.adam, b.grid1(p.Len()), 1, threads, 1)
 }
 
-// Copy copies src into dst (same number of elements) with an asynchronous
-// device-to-device copy.
+// Copy copies src into dst. Contiguous matrices need the same number of
+// elements and are copied with an asynchronous device-to-device copy;
+// when either is strided they need the same shape and are copied by the
+// copy_strided kernel.
 func (b *Backend) Copy(dst, src nn.Mat) {
 	const op = "Copy"
 	if b.err != nil {
 		return
 	}
-	dp, sp := b.get(op, dst), b.get(op, src)
+	dp, sp := b.getStrided(op, dst), b.getStrided(op, src)
 	if b.err != nil {
 		return
 	}
-	if dst.Len() != src.Len() {
-		b.failf(op, "%v (%d elements) into %v (%d elements)", src, src.Len(), dst, dst.Len())
+	if err := nn.CheckCopy(dst, src); err != nil {
+		b.failf(op, "%v", err)
 		return
 	}
-	if dst.Len() == 0 || dp == sp {
+	if dst.Len() == 0 {
+		return
+	}
+	if !dst.Contiguous() || !src.Contiguous() {
+		if dp != sp || dst.LD() != src.LD() {
+			b.args.reset().i(dst.Rows).i(dst.Cols).p(dp).i(dst.LD()).p(sp).i(src.LD())
+			b.launch(op, b.k.copyStrided, b.grid1(dst.Len()), 1, threads, 1)
+		}
+		return
+	}
+	if dp == sp {
 		return
 	}
 	if err := b.d.dtod(dp, sp, 4*dst.Len()); err != nil {

@@ -1,4 +1,4 @@
-//go:build cuda && cgo
+//go:build gancuda && cgo
 
 package gpu
 
@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gan/nn"
+	"gan/nn/model"
+	"gan/nn/models/seedgan"
 )
 
 // BenchmarkMatMul times the seed model's products at batch 64 and 256 with
@@ -66,25 +68,28 @@ func BenchmarkMatMul(b *testing.B) {
 	}
 }
 
-// BenchmarkTrainStep times one training step of the seed GAN at batch 64
-// (gather, G forward, D step, G step, both Adam updates, and the download
-// of the step's losses, which waits for the device).
+// BenchmarkTrainStep times one training step of the seed GAN (the
+// seed-mlp-gan family's compiled step) at batch 64: gather, G forward, D
+// step, G step, both Adam updates, and the download of the step's losses,
+// which waits for the device.
 func BenchmarkTrainStep(b *testing.B) {
 	g := testBackend(b)
-	cfg := nn.DefaultConfig()
+	cfg := seedgan.DefaultConfig()
 	const rows = 4096
-	data := upload(b, g, rows, nn.ImageDim, randVals(rand.New(rand.NewPCG(2, 2)), rows*nn.ImageDim, -1, 1))
-	gan, err := nn.NewGAN(g, cfg)
+	pixels := randVals(rand.New(rand.NewPCG(2, 2)), rows*seedgan.ImageDim, -1, 1)
+	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: 28, W: 28, Pixels: pixels}
+	data := upload(b, g, rows, seedgan.ImageDim, pixels)
+	gan, err := seedgan.New(g, cfg)
 	require.NoError(b, err)
 	defer gan.Free()
 	perm := make([]int32, rows)
 	nn.Permutation(perm, nn.RandKey{Seed: 1, Stream: 1})
 	step := func(i int) {
 		lo := i * cfg.Batch % rows
-		_, err := gan.TrainStep(data, perm[lo:lo+cfg.Batch])
+		_, err := gan.TrainStep(&model.Batch{Data: set, Dev: data, Idx: perm[lo : lo+cfg.Batch], Index: i})
 		require.NoError(b, err)
 	}
-	step(0) // warm up
+	step(0) // warm up (compiles the step's program)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		step(i)

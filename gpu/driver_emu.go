@@ -1,4 +1,4 @@
-//go:build cudaemu && !cuda && cgo
+//go:build cudaemu && !gancuda && cgo
 
 package gpu
 

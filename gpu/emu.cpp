@@ -1,4 +1,4 @@
-//go:build cudaemu && !cuda && cgo
+//go:build cudaemu && !gancuda && cgo
 
 // emu.cpp: runs the kernels of ../kernels on the CPU, for the cudaemu tests
 // of package gpu on machines without a GPU.
@@ -354,7 +354,12 @@ static const std::vector<Kernel> &registry()
         make("rand_uniform", rand_uniform, false), make("rand_normal", rand_normal, false),
         make("sigmoid_bce", sigmoid_bce, true), make("softmax", softmax, true),
         make("softmax_ce", softmax_ce, true), make("adam", adam, false),
-        make("gather_rows", gather_rows, false),
+        make("gather_rows", gather_rows, false), make("scatter_add_rows", scatter_add_rows, false),
+        make("axpby", axpby, false), make("mul", mul, false), make("scale_rows", scale_rows, false),
+        make("map_fn", map_fn, false), make("copy_strided", copy_strided, false),
+        make("layer_norm_forward", layer_norm_forward, true),
+        make("layer_norm_backward", layer_norm_backward, true),
+        make("layer_norm_param_grad", layer_norm_param_grad, true),
     };
     return r;
 }

@@ -3,8 +3,9 @@
 // one fatbin embedded in the binary), launched in order on one stream with
 // no synchronisation between ops.
 //
-// The CUDA code is behind the build tag cuda and needs cgo; `make gpu`
-// builds with both. Otherwise [Open] returns [ErrNotBuilt] and [Available]
+// The CUDA code is behind the build tag gancuda and needs cgo; `make gpu`
+// builds with both. (The tag is not plain cuda because Gorgonia, a
+// dependency, uses that one to switch on its cuDNN bindings.) Otherwise [Open] returns [ErrNotBuilt] and [Available]
 // is false, and the package needs neither cgo nor the CUDA toolkit.
 //
 // The package talks to the CUDA driver API directly, loading libcuda.so.1

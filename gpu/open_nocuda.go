@@ -1,11 +1,11 @@
-//go:build !cuda || !cgo
+//go:build !gancuda || !cgo
 
 package gpu
 
 import "gan/nn"
 
 // Open returns the CUDA backend on device ordinal 0. This binary was built
-// without the cuda tag (or without cgo, which the CUDA code needs), so it
+// without the gancuda tag (or without cgo, which the CUDA code needs), so it
 // always returns [ErrNotBuilt].
 func Open() (nn.Backend, error) { return nil, ErrNotBuilt }
 

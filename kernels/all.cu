@@ -10,3 +10,5 @@
 #include "adam.cu"
 #include "gather.cu"
 #include "reduce.cu"
+#include "elementwise.cu"
+#include "layernorm.cu"

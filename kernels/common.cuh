@@ -1,8 +1,11 @@
 /* common.cuh: helpers shared by the kernels of the gpu backend.
 
    Conventions of every kernel file:
-   - Matrices are float32, row-major and contiguous; the host passes device
-     pointers that already include the view's offset.
+   - Matrices are float32 and row-major; the host passes device pointers
+     that already include the view's offset. Kernels whose ops take strided
+     views (nn.Mat.Stride: MatMul, Copy, Axpby, Mul, ScaleRows, Map) take a
+     leading dimension (ld, the distance between row starts) per operand;
+     the others assume contiguous rows, which the host checks.
    - Element counts are int: the host refuses views of 2³¹ elements or more.
    - Elementwise kernels use grid-stride loops with 256-thread blocks; the
      host caps the grid (see gpu/backend.go), so indices never overflow.
@@ -21,6 +24,7 @@
 #define GAN_ACT_NONE 0
 #define GAN_ACT_LEAKY 1
 #define GAN_ACT_TANH 2
+#define GAN_ACT_SIGMOID 3
 
 #define GAN_FULL_MASK 0xffffffffu
 #define GAN_NEG_INF (-__builtin_huge_val())
@@ -36,9 +40,31 @@
     for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned)(n); \
          i += blockDim.x * gridDim.x)
 
+/* Grid-stride loop over the M×N elements of a matrix, row-major, for a 1-D
+   launch: i runs over [0, M·N) as in GAN_FOR_EACH, and r and c are the row
+   and column of element i (so that each operand is addressed with its own
+   leading dimension, r·ld + c). */
+#define GAN_FOR_EACH_RC(i, r, c, M, N)                                                       \
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x, r = i / (unsigned)(N),          \
+                  c = i - r * (unsigned)(N);                                                 \
+         i < (unsigned)(M) * (unsigned)(N);                                                  \
+         i += blockDim.x * gridDim.x, r = i / (unsigned)(N), c = i - r * (unsigned)(N))
+
+/* sigmoid64 is σ(x) in float64 without overflow, as the CPU backend's
+   sigmoid64: 1/(1 + e^−x) for x ≥ 0, e^x/(1 + e^x) for x < 0. */
+__device__ __forceinline__ double sigmoid64(double x)
+{
+    if (x >= 0.0) {
+        return __ddiv_rn(1.0, __dadd_rn(1.0, exp(-x)));
+    }
+    const double e = exp(x);
+    return __ddiv_rn(e, __dadd_rn(1.0, e));
+}
+
 /* act_forward is nn's activation of one value, as the CPU backend computes
    it: LeakyReLU keeps x where x > 0 and rounds x·slope otherwise (so NaN and
-   −0 pass through); tanh is computed in float64 and rounded once. */
+   −0 pass through); tanh and sigmoid are computed in float64 and rounded
+   once. */
 __device__ __forceinline__ float act_forward(float x, int act, float slope)
 {
     if (act == GAN_ACT_LEAKY) {
@@ -47,12 +73,15 @@ __device__ __forceinline__ float act_forward(float x, int act, float slope)
     if (act == GAN_ACT_TANH) {
         return (float)tanh((double)x);
     }
+    if (act == GAN_ACT_SIGMOID) {
+        return (float)sigmoid64((double)x);
+    }
     return x;
 }
 
 /* act_backward is dy·act′ from the activation's output y: LeakyReLU
-   dy where y > 0, else dy·slope; tanh dy·(1 − y·y), each operation rounded
-   to float32 on its own. */
+   dy where y > 0, else dy·slope; tanh dy·(1 − y·y); sigmoid
+   dy·(y·(1 − y)); each operation rounded to float32 on its own. */
 __device__ __forceinline__ float act_backward(float dy, float y, int act, float slope)
 {
     if (act == GAN_ACT_LEAKY) {
@@ -60,6 +89,9 @@ __device__ __forceinline__ float act_backward(float dy, float y, int act, float 
     }
     if (act == GAN_ACT_TANH) {
         return __fmul_rn(dy, __fsub_rn(1.0f, __fmul_rn(y, y)));
+    }
+    if (act == GAN_ACT_SIGMOID) {
+        return __fmul_rn(dy, __fmul_rn(y, __fsub_rn(1.0f, y)));
     }
     return dy;
 }

@@ -12,19 +12,8 @@
 
 // ---- CUDA kernels
 
-/* sigmoid64 is σ(x) in float64 without overflow: 1/(1 + e^−x) for x ≥ 0,
-   e^x/(1 + e^x) for x < 0. */
-__device__ __forceinline__ double sigmoid64(double x)
-{
-    if (x >= 0.0) {
-        return __ddiv_rn(1.0, __dadd_rn(1.0, exp(-x)));
-    }
-    const double e = exp(x);
-    return __ddiv_rn(e, __dadd_rn(1.0, e));
-}
-
 /* sigmoid_bce: x (logits), t (targets) and grad have n elements; grad may
-   be x. Per element, with s = sigmoid64(x):
+   be x. Per element, with s = sigmoid64(x) (common.cuh):
      grad = scale·(float32(s) − t)                   (float32 operations)
      loss = max(x, 0) − x·t + log1p(exp(−|x|))       (float64, NaN propagates)
    stats[0] = float32(Σ loss / n), stats[1] = float32(Σ s / n).

@@ -39,3 +39,17 @@ func (a *Adam) Update() {
 
 // Free releases the moments.
 func (a *Adam) Free() { free(a.b, a.M, a.V) }
+
+// Params returns the parameter set the optimiser updates.
+func (a *Adam) Params() *ParamSet { return a.params }
+
+// Backend returns the backend the optimiser's moments live on.
+func (a *Adam) Backend() Backend { return a.b }
+
+func free(b Backend, ms ...Mat) {
+	for _, m := range ms {
+		if !m.Empty() {
+			b.Free(m)
+		}
+	}
+}

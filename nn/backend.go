@@ -23,17 +23,47 @@ type Buffer interface {
 	Len() int
 }
 
-// Mat is a row-major float32 matrix: Rows×Cols contiguous elements starting
-// at element Off of Buf. A Mat is a small value; views of the same buffer
-// (row ranges, reshapes, parameter slices) are made without allocating.
+// Mat is a row-major float32 matrix: Rows×Cols elements starting at element
+// Off of Buf, row i starting Stride·i elements after row 0. A Mat is a small
+// value; views of the same buffer (row ranges, column blocks, reshapes,
+// parameter slices) are made without allocating.
+//
+// Stride 0 means Cols: the rows follow each other and the matrix is
+// contiguous. A larger stride comes from [Mat.ColView] (a block of columns,
+// such as the mean half of a VAE encoder's output). Ops say whether they take
+// strided matrices: MatMul, Copy, Axpby, Mul, ScaleRows and Map do; every
+// other op records an error naming itself when given one.
 type Mat struct {
 	Rows, Cols int
 	Off        int
+	Stride     int
 	Buf        Buffer
 }
 
 // Len is the number of elements, Rows×Cols.
 func (m Mat) Len() int { return m.Rows * m.Cols }
+
+// LD is the leading dimension: the distance in elements between the starts
+// of two consecutive rows (Stride, or Cols when Stride is 0).
+func (m Mat) LD() int {
+	if m.Stride == 0 {
+		return m.Cols
+	}
+	return m.Stride
+}
+
+// Contiguous reports whether the elements of m are one run of Len()
+// consecutive elements of its buffer.
+func (m Mat) Contiguous() bool { return m.Rows <= 1 || m.LD() == m.Cols }
+
+// Extent is the number of buffer elements from m's first element to just
+// past its last one: (Rows−1)·LD + Cols, or 0 for an empty matrix.
+func (m Mat) Extent() int {
+	if m.Rows == 0 || m.Cols == 0 {
+		return 0
+	}
+	return (m.Rows-1)*m.LD() + m.Cols
+}
 
 // Empty reports whether m has no storage (the zero Mat).
 func (m Mat) Empty() bool { return m.Buf == nil }
@@ -43,28 +73,48 @@ func (m Mat) RowView(i, n int) Mat {
 	if i < 0 || n < 0 || i+n > m.Rows {
 		panic(fmt.Sprintf("nn: RowView(%d, %d) of a %dx%d matrix", i, n, m.Rows, m.Cols))
 	}
-	return Mat{Rows: n, Cols: m.Cols, Off: m.Off + i*m.Cols, Buf: m.Buf}
+	return Mat{Rows: n, Cols: m.Cols, Off: m.Off + i*m.LD(), Stride: m.Stride, Buf: m.Buf}
 }
 
-// Reshape returns m seen as rows×cols; the element count must not change.
+// ColView returns columns [j, j+n) of m: a strided view unless it spans
+// every column.
+func (m Mat) ColView(j, n int) Mat {
+	if j < 0 || n < 0 || j+n > m.Cols {
+		panic(fmt.Sprintf("nn: ColView(%d, %d) of a %dx%d matrix", j, n, m.Rows, m.Cols))
+	}
+	if n == m.Cols {
+		return m
+	}
+	return Mat{Rows: m.Rows, Cols: n, Off: m.Off + j, Stride: m.LD(), Buf: m.Buf}
+}
+
+// Reshape returns the contiguous m seen as rows×cols; the element count
+// must not change.
 func (m Mat) Reshape(rows, cols int) Mat {
-	if rows*cols != m.Len() || rows < 0 || cols < 0 {
-		panic(fmt.Sprintf("nn: Reshape %dx%d to %dx%d", m.Rows, m.Cols, rows, cols))
+	if rows*cols != m.Len() || rows < 0 || cols < 0 || !m.Contiguous() {
+		panic(fmt.Sprintf("nn: Reshape %v to %dx%d", m, rows, cols))
 	}
 	return Mat{Rows: rows, Cols: cols, Off: m.Off, Buf: m.Buf}
 }
 
 // Slice returns the rows×cols matrix stored at elements [off, off+rows*cols)
-// of m, which is taken as a flat array. Parameter arenas use it.
+// of the contiguous m, which is taken as a flat array. Parameter arenas use
+// it.
 func (m Mat) Slice(off, rows, cols int) Mat {
-	if off < 0 || rows < 0 || cols < 0 || off+rows*cols > m.Len() {
-		panic(fmt.Sprintf("nn: Slice(%d, %dx%d) of %d elements", off, rows, cols, m.Len()))
+	if off < 0 || rows < 0 || cols < 0 || off+rows*cols > m.Len() || !m.Contiguous() {
+		panic(fmt.Sprintf("nn: Slice(%d, %dx%d) of %v", off, rows, cols, m))
 	}
 	return Mat{Rows: rows, Cols: cols, Off: m.Off + off, Buf: m.Buf}
 }
 
-// String describes the shape, for error messages.
-func (m Mat) String() string { return fmt.Sprintf("%dx%d", m.Rows, m.Cols) }
+// String describes the shape (and a stride other than the width), for
+// error messages.
+func (m Mat) String() string {
+	if !m.Contiguous() {
+		return fmt.Sprintf("%dx%d (row stride %d)", m.Rows, m.Cols, m.LD())
+	}
+	return fmt.Sprintf("%dx%d", m.Rows, m.Cols)
+}
 
 // ActKind names an elementwise activation.
 type ActKind uint8
@@ -76,6 +126,8 @@ const (
 	ActLeakyReLU
 	// ActTanh is y = tanh(x).
 	ActTanh
+	// ActSigmoid is y = 1/(1 + exp(−x)).
+	ActSigmoid
 )
 
 // Act is an activation and its parameter.
@@ -91,6 +143,8 @@ func (a Act) String() string {
 		return fmt.Sprintf("leaky_relu(%g)", a.Slope)
 	case ActTanh:
 		return "tanh"
+	case ActSigmoid:
+		return "sigmoid"
 	}
 	return "identity"
 }
@@ -136,7 +190,12 @@ type Backend interface {
 	Name() string
 	// Alloc returns a zeroed rows×cols matrix.
 	Alloc(rows, cols int) (Mat, error)
-	// Free releases m's buffer; m and its views must not be used again.
+	// Free releases m's buffer; m and every view of it must not be used
+	// again (ops given them record an error). m must be the matrix Alloc
+	// returned, or a reshape of all of it: freeing a view (an offset,
+	// fewer elements than the buffer, or a row stride) is an error,
+	// recorded under Free's name, that frees nothing ([CheckFree]).
+	// Freeing the zero Mat, or a matrix already freed, does nothing.
 	Free(m Mat)
 	// Upload copies len(src) = dst.Len() host values into dst.
 	Upload(dst Mat, src []float32) error
@@ -164,10 +223,12 @@ type Backend interface {
 	// L2 norms of rows (a gradient arena folded into rows, or the
 	// per-example input gradients of a gradient penalty).
 	RowSumSq(dst, x Mat)
-	// Activate computes y = act(x); y may be x.
+	// Activate computes y = act(x); y may be x. Tanh and Sigmoid are
+	// computed in float64 and rounded once.
 	Activate(y, x Mat, act Act)
 	// ActBackward computes dx = dy ⊙ act'(·) from the activation's output y
-	// (LeakyReLU: 1 where y > 0 else Slope; Tanh: 1 − y²). dx may be dy.
+	// (LeakyReLU: 1 where y > 0 else Slope; Tanh: 1 − y²; Sigmoid:
+	// y·(1 − y)), each float32 operation rounded on its own. dx may be dy.
 	ActBackward(dx, dy, y Mat, act Act)
 	// Dropout draws a keep mask with probability 1−p from the shared
 	// generator (element i of x uses Uniform(key, i)), stores 1/(1−p) or 0 in
@@ -202,6 +263,86 @@ type Backend interface {
 	RandNormal(dst Mat, mean, std float32, key RandKey)
 	// GatherRows copies row idx[i] of src into row i of dst, for i < dst.Rows.
 	GatherRows(dst, src Mat, idx []int32)
+
+	// The elementwise ops below take strided matrices (see [Mat]); all
+	// operands have the same shape unless said otherwise, and y may be any
+	// of the inputs (in place). Each float32 operation is rounded on its
+	// own, so every backend gives the same bits.
+
+	// Axpby computes y = alpha·a + beta·b, that is fl(fl(alpha·a) +
+	// fl(beta·b)): sums, differences and scalings of gradients. With
+	// beta = 0, b is not read and may be the zero Mat (y = fl(alpha·a)).
+	Axpby(y, a, b Mat, alpha, beta float32)
+	// Mul computes the elementwise product y = a ⊙ b.
+	Mul(y, a, b Mat)
+	// ScaleRows computes y[i][j] = x[i][j]·s[i] for the m×n x and the m×1
+	// column s (per-example weights, the backward of RowSumSq).
+	ScaleRows(y, x, s Mat)
+	// Map computes y = f(x) elementwise for one of the functions [MapFn]
+	// names, with the constant c where f has one.
+	Map(y, x Mat, f MapFn, c float32)
+	// ScatterAddRows computes dst = beta·dst, then adds row i of src into
+	// row idx[i] of dst for i = 0, 1, … src.Rows−1 in that order (so that
+	// repeated indices sum in a fixed order): the backward of GatherRows
+	// and of an embedding lookup. With beta = 0 the old dst is ignored.
+	ScatterAddRows(dst, src Mat, idx []int32, beta float32)
+	// LayerNorm normalises each row of the m×n x: y = (x − μ)·r·γ + β with
+	// μ the row's mean and r = 1/√(σ² + eps) (σ² the biased variance), μ
+	// and r computed in float64 and stored, rounded, in the m×1 mean and
+	// rstd for the backward pass; y = fl(fl(fl(x − μ)·r)·γ) + β per element.
+	// gamma and beta are 1×n rows, or zero Mats for none (PyTorch's
+	// elementwise_affine=False). y may be x.
+	LayerNorm(y, mean, rstd, x, gamma, beta Mat, eps float32)
+	// LayerNormBackward computes, from dy and the forward pass's x, mean,
+	// rstd and gamma (zero Mat: none), the input gradient dx = r·(g − mean(g)
+	// − x̂·mean(g·x̂)) with g = dy·γ and x̂ = (x − μ)·r (row means in
+	// float64), and, when dgamma and dbeta are not zero Mats, the 1×n
+	// parameter gradients Σ_rows dy·x̂ and Σ_rows dy (summed in float64,
+	// overwriting them).
+	LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Mat)
+}
+
+// MapFn names an elementwise function of [Backend.Map].
+type MapFn uint8
+
+const (
+	// MapScale is y = c·x.
+	MapScale MapFn = iota
+	// MapAddConst is y = x + c.
+	MapAddConst
+	// MapSquare is y = x·x.
+	MapSquare
+	// MapSqrt is y = √x (IEEE square root, correctly rounded).
+	MapSqrt
+	// MapRecip is y = 1/x (IEEE division, correctly rounded).
+	MapRecip
+	// MapExp is y = exp(x), computed in float64 and rounded once.
+	MapExp
+	// MapLog is y = ln(x), computed in float64 and rounded once.
+	MapLog
+	// NumMapFns is the number of functions; larger values are errors.
+	NumMapFns
+)
+
+// String names the function.
+func (f MapFn) String() string {
+	switch f {
+	case MapScale:
+		return "scale"
+	case MapAddConst:
+		return "add_const"
+	case MapSquare:
+		return "square"
+	case MapSqrt:
+		return "sqrt"
+	case MapRecip:
+		return "recip"
+	case MapExp:
+		return "exp"
+	case MapLog:
+		return "log"
+	}
+	return fmt.Sprintf("MapFn(%d)", uint8(f))
 }
 
 // CheckSameShape returns an error naming op when the matrices' shapes differ.
@@ -219,7 +360,7 @@ func CheckSameShape(op string, ms ...Mat) error {
 // non-negative slope. Backends use it to validate their arguments.
 func CheckAct(act Act) error {
 	switch act.Kind {
-	case ActNone, ActTanh:
+	case ActNone, ActTanh, ActSigmoid:
 		return nil
 	case ActLeakyReLU:
 		if act.Slope >= 0 { // false for NaN too
@@ -270,6 +411,76 @@ func CheckColSum(db, dy Mat) error {
 func CheckRowSumSq(dst, x Mat) error {
 	if dst.Rows != x.Rows || dst.Cols != 1 {
 		return fmt.Errorf("dst %v for a %v x (want %dx1)", dst, x, x.Rows)
+	}
+	return nil
+}
+
+// CheckContiguous returns an error unless every matrix is contiguous. Ops
+// that do not take strided matrices (see [Mat]) use it.
+func CheckContiguous(ms ...Mat) error {
+	for _, m := range ms {
+		if !m.Contiguous() {
+			return fmt.Errorf("matrix %v is strided; this op needs a contiguous one", m)
+		}
+	}
+	return nil
+}
+
+// CheckMapFn returns an error unless f is a known [MapFn].
+func CheckMapFn(f MapFn) error {
+	if f >= NumMapFns {
+		return fmt.Errorf("unknown map function %d", uint8(f))
+	}
+	return nil
+}
+
+// CheckScaleRows returns an error unless ScaleRows(y, x, s) is valid: y
+// and x of one shape, s the m×1 column for the m×n x.
+func CheckScaleRows(y, x, s Mat) error {
+	if err := CheckSameShape("ScaleRows", y, x); err != nil {
+		return err
+	}
+	if s.Rows != x.Rows || s.Cols != 1 {
+		return fmt.Errorf("ScaleRows: scales %v for a %v matrix (want %dx1)", s, x, x.Rows)
+	}
+	return nil
+}
+
+// CheckScatterAddRows returns an error unless ScatterAddRows(dst, src,
+// idx, …) is valid: equal widths, at least src.Rows indices, each in
+// [0, dst.Rows).
+func CheckScatterAddRows(dst, src Mat, idx []int32) error {
+	if dst.Cols != src.Cols {
+		return fmt.Errorf("rows of %v into rows of %v", src, dst)
+	}
+	if len(idx) < src.Rows {
+		return fmt.Errorf("%d indices for %d rows", len(idx), src.Rows)
+	}
+	for i, r := range idx[:src.Rows] {
+		if r < 0 || int(r) >= dst.Rows {
+			return fmt.Errorf("index %d at position %d outside [0, %d)", r, i, dst.Rows)
+		}
+	}
+	return nil
+}
+
+// CheckLayerNorm returns an error unless the operands of LayerNorm or
+// LayerNormBackward fit the m×n x: mean and rstd m×1, gamma and beta (when
+// not zero Mats) 1×n, eps positive.
+func CheckLayerNorm(x, mean, rstd, gamma, beta Mat, eps float32) error {
+	if x.Cols == 0 {
+		return fmt.Errorf("rows of %v have no elements to normalise", x)
+	}
+	if mean.Rows != x.Rows || mean.Cols != 1 || rstd.Rows != x.Rows || rstd.Cols != 1 {
+		return fmt.Errorf("mean %v and rstd %v for a %v x (want %dx1)", mean, rstd, x, x.Rows)
+	}
+	for _, p := range []Mat{gamma, beta} {
+		if !p.Empty() && (p.Rows != 1 || p.Cols != x.Cols) {
+			return fmt.Errorf("affine parameter %v for a %v x (want 1x%d)", p, x, x.Cols)
+		}
+	}
+	if !(eps > 0) {
+		return fmt.Errorf("eps %g: must be positive", eps)
 	}
 	return nil
 }

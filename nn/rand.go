@@ -28,27 +28,13 @@ import "math"
 // math library, so that Go and CUDA (with its fused multiply-add disabled for
 // these lines) round identically; the result is then rounded to float32.
 //
-// Streams keep the consumers apart: [StreamID] packs a purpose and an index.
+// Streams keep the consumers apart: [StreamID] packs a purpose and an index;
+// streams.go is the one table of purposes and of how each lays out its index.
 
 // RandKey names one stream of random numbers of one seeded run.
 type RandKey struct {
 	Seed   uint64
 	Stream uint64
-}
-
-// Purposes of random streams, the high 16 bits of a stream id.
-const (
-	PurposeInit    = 1 // parameter initialisation: index = parameter tensor number
-	PurposeNoise   = 2 // generator input z: index = training step
-	PurposeDropout = 3 // dropout masks: index = step<<8 | pass<<4 | layer
-	PurposeShuffle = 4 // epoch permutation: index = epoch
-	PurposeFixed   = 5 // the fixed noise batch behind the per-epoch sample grids
-	PurposeSample  = 6 // gan sample: index = 0
-)
-
-// StreamID packs a purpose (16 bits) and an index (48 bits) into a stream id.
-func StreamID(purpose, index uint64) uint64 {
-	return purpose<<48 | index&(1<<48-1)
 }
 
 // Philox constants (Random123).

@@ -29,7 +29,7 @@ if [ -n "${GAN_BIN:-}" ]; then
 elif command -v "${NVCC:-nvcc}" >/dev/null 2>&1; then
 	echo "gan: CUDA build"
 	make -s gpu/kernels.fatbin
-	CGO_ENABLED=1 "$GO" build -tags cuda -trimpath -ldflags='-s -w' -o "$out/gan" ./cmd/gan
+	CGO_ENABLED=1 "$GO" build -tags gancuda -trimpath -ldflags='-s -w' -o "$out/gan" ./cmd/gan
 	gzip -9 "$out/gan"
 else
 	echo "gan: no nvcc here (make cuda-toolchain installs it); packing a CPU-only build" >&2

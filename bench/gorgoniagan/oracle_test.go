@@ -12,12 +12,15 @@ import (
 	"gan/cpu"
 	"gan/nn"
 	"gan/nn/mnist"
+	"gan/nn/model"
+	"gan/nn/models/seedgan"
 )
 
-// weightsOf downloads a model's parameters (or gradients) in PyTorch layout.
-func weightsOf(t *testing.T, b nn.Backend, s *nn.Sequential, grad bool) gorgoniagan.Weights {
+// weightsOf downloads a network's parameters (or the gradients the last
+// training step bound to them) in PyTorch layout.
+func weightsOf(t *testing.T, b nn.Backend, ps *nn.ParamSet, grad bool) gorgoniagan.Weights {
 	var w gorgoniagan.Weights
-	for _, p := range s.Params.Params() {
+	for _, p := range ps.Trainable() {
 		m := p.Value
 		if grad {
 			m = p.Grad
@@ -35,7 +38,8 @@ func weightsOf(t *testing.T, b nn.Backend, s *nn.Sequential, grad bool) gorgonia
 
 // dropoutMasks regenerates the masks our D drew in one pass from the shared
 // generator: its dropout layers sit at positions 1 and 3 of the fused layer
-// list, and pass index k uses streams (PurposeDropout, k<<8 | position).
+// list, and pass index k uses streams (PurposeDropout, k<<8 | position)
+// (the seed GAN's legacy layout, see nn/streams.go).
 func dropoutMasks(seed uint64, passIndex uint64, rows int) (m1, m2 []float32) {
 	mask := func(pos uint64, width int) []float32 {
 		key := nn.RandKey{Seed: seed, Stream: nn.StreamID(nn.PurposeDropout, passIndex<<8|pos)}
@@ -78,37 +82,44 @@ func requireClose(t *testing.T, what string, want, got gorgoniagan.Weights) {
 }
 
 // TestGradientsMatchGorgonia checks one full training step of our seed GAN
-// on the CPU backend against Gorgonia's symbolic differentiation of the
-// same model, from the same weights, images, noise and dropout masks.
+// (the seed-mlp-gan family's compiled step, which binds each network's
+// gradients to its ParamSet's Grad arena) on the CPU backend against
+// Gorgonia's symbolic differentiation of the same model, from the same
+// weights, images, noise and dropout masks.
 func TestGradientsMatchGorgonia(t *testing.T) {
 	b := cpu.New()
-	cfg := nn.DefaultConfig()
+	defer b.Close()
+	cfg := seedgan.DefaultConfig()
 	cfg.Batch = 16
 	cfg.Seed = 21
-	g, err := nn.NewGAN(b, cfg)
+	g, err := seedgan.New(b, cfg)
 	require.NoError(t, err)
 	defer g.Free()
 
-	set, err := mnist.Embedded(false)
+	mn, err := mnist.Embedded(false)
 	require.NoError(t, err)
 	const n = 16
-	real := set.Float32()[:n*nn.ImageDim]
-	data, err := b.Alloc(n, nn.ImageDim)
+	set := model.FromMNIST(mn)
+	set.N, set.Pixels, set.Labels = n, set.Pixels[:n*seedgan.ImageDim], set.Labels[:n]
+	real := set.Pixels
+	data, err := set.Upload(b)
 	require.NoError(t, err)
-	require.NoError(t, b.Upload(data, real))
+	defer b.Free(data)
 	idx := make([]int32, n)
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 
-	g0, d0 := weightsOf(t, b, g.G, false), weightsOf(t, b, g.D, false)
-	stats, err := g.TrainStep(data, idx)
+	g0, d0 := weightsOf(t, b, g.PG, false), weightsOf(t, b, g.PD, false)
+	stats, err := g.TrainStep(&model.Batch{Data: set, Dev: data, Idx: idx})
 	require.NoError(t, err)
-	gradD, gradG := weightsOf(t, b, g.D, true), weightsOf(t, b, g.G, true)
-	d1 := weightsOf(t, b, g.D, false) // D after its update: the G step runs through it
+	require.Len(t, stats, 4) // d_loss, g_loss, D(x), D(G(z))
+	gradD, gradG := weightsOf(t, b, g.PD, true), weightsOf(t, b, g.PG, true)
+	d1 := weightsOf(t, b, g.PD, false) // D after its update: the G step runs through it
 
-	z := make([]float32, n*nn.ZDim)
-	key := g.NoiseKey(0)
+	// Step 0's noise: the seed GAN's legacy stream (PurposeNoise, step).
+	z := make([]float32, n*seedgan.ZDim)
+	key := nn.RandKey{Seed: cfg.Seed, Stream: nn.StreamID(nn.PurposeNoise, 0)}
 	for i := range z {
 		z[i] = key.Normal(uint64(i))
 	}
@@ -122,10 +133,10 @@ func TestGradientsMatchGorgonia(t *testing.T) {
 	require.NoError(t, err)
 
 	// Losses: fused BCE in float32 against the float64 oracle.
-	assert.InEpsilon(t, dStep.DLoss, float64(stats.DLoss), 1e-5)
-	assert.InEpsilon(t, gStep.GLoss, float64(stats.GLoss), 1e-5)
-	assert.InEpsilon(t, dStep.DX, float64(stats.DX), 1e-5)
-	assert.InEpsilon(t, dStep.DGZ, float64(stats.DGZ), 1e-5)
+	assert.InEpsilon(t, dStep.DLoss, stats[0], 1e-5)
+	assert.InEpsilon(t, gStep.GLoss, stats[1], 1e-5)
+	assert.InEpsilon(t, dStep.DX, stats[2], 1e-5)
+	assert.InEpsilon(t, dStep.DGZ, stats[3], 1e-5)
 	requireClose(t, "D", dStep.GradD, gradD)
 	requireClose(t, "G", gStep.GradG, gradG)
 }

@@ -132,7 +132,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		o.Progress = stderr
 		rep.Settings.Reps, rep.Settings.MinRepSecond = o.Timer.Reps, o.Timer.MinRep.Seconds()
 		rep.Settings.StepMinRepSecond = o.StepTimer.MinRep.Seconds()
-		b, err := openDevice(dev)
+		b, err := openDevice(dev, stderr)
 		if err != nil {
 			fmt.Fprintf(stdout, "%s: skipped: %v\n", dev, err)
 			rep.Runs = append(rep.Runs, bench.Run{Device: dev, Impl: "gan", Error: err.Error()})

@@ -67,7 +67,7 @@ func runClassifierTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := openDevice(*device)
+	b, err := openDevice(*device, stderr)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func runClassifierTest(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := openDevice(*device)
+	b, err := openDevice(*device, stderr)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"gan/cpu"
 	"gan/gpu"
@@ -9,8 +10,9 @@ import (
 )
 
 // openDevice returns the backend named by --device: "cpu", "cuda", or
-// "auto" (CUDA when this binary has it and a GPU is present, else CPU).
-func openDevice(name string) (nn.Backend, error) {
+// "auto" (CUDA when this binary has it and a GPU is present, else CPU; the
+// reason for falling back goes to stderr in one line).
+func openDevice(name string, stderr io.Writer) (nn.Backend, error) {
 	switch name {
 	case "cpu":
 		return cpu.New(), nil
@@ -21,11 +23,11 @@ func openDevice(name string) (nn.Backend, error) {
 		}
 		return b, nil
 	case "auto":
-		if gpu.Available() {
-			if b, err := gpu.Open(); err == nil {
-				return b, nil
-			}
+		b, err := gpu.Open()
+		if err == nil {
+			return b, nil
 		}
+		fmt.Fprintf(stderr, "--device auto: using the CPU: %v\n", err)
 		return cpu.New(), nil
 	}
 	return nil, usagef("--device %q: must be cpu, cuda or auto", name)

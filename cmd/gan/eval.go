@@ -13,6 +13,7 @@ import (
 
 	"gan/nn"
 	"gan/nn/eval"
+	"gan/nn/imageio"
 	"gan/nn/mnist"
 )
 
@@ -75,7 +76,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	var f evalFlags
 	fs := newFlagSet("eval", stderr)
 	f.register(fs, 10000)
-	ckpt := fs.String("checkpoint", "", "checkpoint written by gan train")
+	ckpt := fs.String("checkpoint", "", "checkpoint written by gan train or gan import, or a bare state_dict of --model")
+	modelName := fs.String("model", defaultModel, "the family of a bare state_dict given as --checkpoint (gan models lists them); a checkpoint names its own")
 	samples := fs.String("samples", "", "evaluate these images instead of a checkpoint's: a directory of 28×28 PNGs (as gan sample writes) or a safetensors file with one n×784 tensor in [-1, 1]")
 	dataset := fs.String("dataset", "", "mnist or fashion (default: the checkpoint's; mnist for --samples)")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file (- for stdout instead of the table)")
@@ -86,13 +88,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	if err := checkModelFlag(*modelName); err != nil {
+		return err
+	}
 	if (*ckpt == "") == (*samples == "") {
 		return usagef("give exactly one of --checkpoint and --samples")
 	}
 	if *dataset != "" && *dataset != "mnist" && *dataset != "fashion" {
 		return usagef("--dataset %q: must be mnist or fashion", *dataset)
 	}
-	b, err := openDevice(f.device)
+	b, err := openDevice(f.device, stderr)
 	if err != nil {
 		return err
 	}
@@ -101,19 +106,24 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	var pix []float32
 	var source string
 	if *ckpt != "" {
-		g, err := nn.LoadGAN(b, *ckpt)
+		m, err := loadModel(b, "--checkpoint", *ckpt, *modelName, set["model"])
 		if err != nil {
 			return err
 		}
-		defer g.Free()
-		if *dataset == "" {
-			*dataset = g.Cfg.Dataset
+		defer m.Free()
+		g, err := mnistGenerator(m, "--checkpoint "+*ckpt)
+		if err != nil {
+			return err
 		}
-		if pix, err = generateSamples(g, f.n, f.seed); err != nil {
+		c := m.Config()
+		if *dataset == "" {
+			*dataset = c.Dataset
+		}
+		if pix, err = generateSamples(g, imageio.MNIST, f.n, f.seed); err != nil {
 			return err
 		}
 		source = fmt.Sprintf("%s (%s, %s, step %d), %d samples of seed %d, on %s",
-			*ckpt, g.Cfg.Model, g.Cfg.Dataset, g.Step, f.n, f.seed, b.Name())
+			*ckpt, c.Model, c.Dataset, m.Step(), f.n, f.seed, b.Name())
 	} else {
 		if *dataset == "" {
 			*dataset = "mnist"
@@ -121,13 +131,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if pix, err = readSampleImages(*samples); err != nil {
 			return err
 		}
-		if set["n"] && f.n < len(pix)/nn.ImageDim {
-			pix = pix[:f.n*nn.ImageDim]
+		if set["n"] && f.n < len(pix)/mnistPixels {
+			pix = pix[:f.n*mnistPixels]
 		}
-		if len(pix) < 2*nn.ImageDim {
-			return fmt.Errorf("--samples %s: %d images, need at least 2", *samples, len(pix)/nn.ImageDim)
+		if len(pix) < 2*mnistPixels {
+			return fmt.Errorf("--samples %s: %d images, need at least 2", *samples, len(pix)/mnistPixels)
 		}
-		source = fmt.Sprintf("%s, %d images, on %s", *samples, len(pix)/nn.ImageDim, b.Name())
+		source = fmt.Sprintf("%s, %d images, on %s", *samples, len(pix)/mnistPixels, b.Name())
 	}
 	e, free, err := evaluatorFor(b, *dataset, &f, nil)
 	if err != nil {
@@ -177,7 +187,7 @@ func readSampleImages(path string) ([]float32, error) {
 	for _, d := range shape[min(1, len(shape)):] {
 		per *= d
 	}
-	if len(shape) < 2 || per != nn.ImageDim {
+	if len(shape) < 2 || per != mnistPixels {
 		return nil, fmt.Errorf("--samples %s: tensor %s has shape %v, want n×784 or n×28×28", path, name, shape)
 	}
 	return t.Data[name], nil
@@ -200,7 +210,7 @@ func readPNGDir(dir string) ([]float32, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("--samples %s: no PNG images", dir)
 	}
-	pix := make([]float32, 0, len(names)*nn.ImageDim)
+	pix := make([]float32, 0, len(names)*mnistPixels)
 	for _, name := range names {
 		img, err := readPNG(filepath.Join(dir, name))
 		if err != nil {
@@ -225,7 +235,7 @@ func readPNG(path string) ([]float32, error) {
 	if r.Dx() != 28 || r.Dy() != 28 {
 		return nil, fmt.Errorf("--samples %s: image is %dx%d, want 28x28", path, r.Dx(), r.Dy())
 	}
-	out := make([]float32, 0, nn.ImageDim)
+	out := make([]float32, 0, mnistPixels)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
 			out = append(out, grayToUnit(img, x, y))

@@ -21,7 +21,7 @@ import (
 func writeSamplesFile(t *testing.T, dir, name string, pix []float32) string {
 	t.Helper()
 	ts := nn.NewTensors()
-	ts.Add("images", []int{len(pix) / nn.ImageDim, nn.ImageDim}, pix)
+	ts.Add("images", []int{len(pix) / mnistPixels, mnistPixels}, pix)
 	path := filepath.Join(dir, name)
 	require.NoError(t, ts.WriteFile(path))
 	return path
@@ -61,23 +61,23 @@ func TestEvalFlagsCollapseAndNoise(t *testing.T) {
 	var three []float32
 	for i := 0; i < train.N; i++ {
 		if train.Labels[i] == 3 {
-			three = pix[i*nn.ImageDim : (i+1)*nn.ImageDim]
+			three = pix[i*mnistPixels : (i+1)*mnistPixels]
 			break
 		}
 	}
 	require.NotNil(t, three)
-	collapsed := make([]float32, 0, n*nn.ImageDim)
+	collapsed := make([]float32, 0, n*mnistPixels)
 	for i := 0; i < n; i++ {
 		collapsed = append(collapsed, three...)
 	}
 	// Pure noise, uniform in [−1, 1].
-	noise := make([]float32, n*nn.ImageDim)
+	noise := make([]float32, n*mnistPixels)
 	key := nn.RandKey{Seed: 7, Stream: 1}
 	for i := range noise {
 		noise[i] = 2*key.Uniform(uint64(i)) - 1
 	}
 	// Real images the evaluator has not seen: training images 30000….
-	realPix := pix[30000*nn.ImageDim : (30000+n)*nn.ImageDim]
+	realPix := pix[30000*mnistPixels : (30000+n)*mnistPixels]
 
 	good := evalJSON(t, "--samples", writeSamplesFile(t, dir, "real.safetensors", realPix))
 	col := evalJSON(t, "--samples", writeSamplesFile(t, dir, "collapsed.safetensors", collapsed))
@@ -127,12 +127,12 @@ func TestEvalTextAndPNGDir(t *testing.T) {
 	dir := t.TempDir()
 	test, err := mnist.Embedded(false)
 	require.NoError(t, err)
-	pix := test.Float32()[:40*nn.ImageDim]
+	pix := test.Float32()[:40*mnistPixels]
 	pngs := filepath.Join(dir, "pngs")
 	require.NoError(t, os.Mkdir(pngs, 0o755))
 	for i := 0; i < 40; i++ {
 		require.NoError(t, imageio.WritePNG(filepath.Join(pngs, "s_"+string(rune('a'+i/26))+string(rune('a'+i%26))+".png"),
-			imageio.Image(pix[i*nn.ImageDim:(i+1)*nn.ImageDim])))
+			imageio.Image(pix[i*mnistPixels:(i+1)*mnistPixels])))
 	}
 	code, out, errOut := gan("eval", "--samples", pngs, "--nn-ref", "1000", "--json", filepath.Join(dir, "r.json"))
 	require.Equal(t, 0, code, errOut)
@@ -153,7 +153,7 @@ func TestEvalTextAndPNGDir(t *testing.T) {
 
 func TestEvalBadInput(t *testing.T) {
 	dir := t.TempDir()
-	two := writeSamplesFile(t, dir, "two.safetensors", make([]float32, 2*nn.ImageDim))
+	two := writeSamplesFile(t, dir, "two.safetensors", make([]float32, 2*mnistPixels))
 	bad := nn.NewTensors()
 	bad.Add("x", []int{3, 10}, make([]float32, 30))
 	badPath := filepath.Join(dir, "bad.safetensors")
@@ -170,7 +170,8 @@ func TestEvalBadInput(t *testing.T) {
 		{"bad dataset", []string{"eval", "--samples", two, "--dataset", "cifar"}, 2, []string{"cifar"}},
 		{"bad shape", []string{"eval", "--samples", badPath}, 1, []string{"shape [3 10]"}},
 		{"missing", []string{"eval", "--samples", filepath.Join(dir, "nope")}, 1, []string{"nope"}},
-		{"not a checkpoint", []string{"eval", "--checkpoint", two}, 1, []string{"not a gan checkpoint"}},
+		{"not a checkpoint", []string{"eval", "--checkpoint", two}, 1, []string{two, "no gan checkpoint metadata", "unexpected tensor images"}},
+		{"unknown model", []string{"eval", "--checkpoint", two, "--model", "nope"}, 2, []string{"--model", `unknown model "nope"`, defaultModel}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := gan(c.args...)

@@ -1,14 +1,24 @@
-// Command gan trains, samples and measures the seed MNIST GAN on the CPU or
-// on an NVIDIA GPU.
+// Command gan trains, samples and measures generative models of MNIST-style
+// images (the seed GAN first) on the CPU or on an NVIDIA GPU. Every command
+// is driven by the model's family (see gan models): its statistics name the
+// columns of metrics.csv and the values of the epoch line.
 //
-//	gan train  [--device cpu|cuda|auto] [--epochs 50] [--batch 64] [--lr 2e-4] [--seed 1]
-//	           [--out DIR] [--steps N] [--resume CKPT] [--data DIR] [--dataset mnist|fashion]
+//	gan train  [--model seed-mlp-gan] [--device cpu|cuda|auto] [--epochs N] [--batch N] [--lr F]
+//	           [--seed 1] [--out DIR] [--steps N] [--resume CKPT] [--data DIR] [--dataset mnist|fashion]
 //	           [--eval-every N] [--eval-n 10000] [--watch=true]
-//	gan sample --checkpoint F [--n 64] [--out DIR] [--grid FILE] [--seed S] [--device ...]
+//	gan models
+//	gan import STATE_DICT.safetensors -o CKPT [--model seed-mlp-gan] [--epochs N] [--batch N] [--lr F] [--seed S]
+//	gan sample --checkpoint F [--model NAME] [--n 64] [--out DIR] [--grid FILE] [--seed S] [--device ...]
 //	           [--interpolate [--seeds 1,2,3] [--frames 8]]
-//	gan eval   --checkpoint F | --samples PATH [--n 10000] [--seed 1] [--json FILE]
+//	gan eval   --checkpoint F [--model NAME] | --samples PATH [--n 10000] [--seed 1] [--json FILE]
 //	gan report RUN_DIR [--n 10000] [--out FILE] [--no-eval]
 //	gan classifier train|test [--dataset mnist|fashion] [--out FILE] [--weights FILE]
+//	gan bench  [--device cpu,cuda] [--quick|--full] [--json FILE]
+//
+// --resume and --checkpoint take a checkpoint of gan train or gan import,
+// or a bare PyTorch state_dict saved with safetensors, whose family --model
+// names. gan train stops cleanly on Ctrl-C or SIGTERM: it saves a
+// checkpoint of the step it reached and exits with status 130.
 //
 // Run "gan help" or "gan COMMAND -h" for details.
 package main
@@ -23,6 +33,13 @@ import (
 
 // usageError marks a mistake on the command line (exit code 2).
 type usageError struct{ error }
+
+// exitError is an error with its own exit code (130 for a run stopped by a
+// signal, as shells report a process killed by SIGINT).
+type exitError struct {
+	error
+	code int
+}
 
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
@@ -82,6 +99,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ue) {
 			return 2
 		}
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
 		return 1
 	}
 	usage(stderr)
@@ -102,15 +123,38 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // stray positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// parseInterleaved parses args with positional arguments anywhere among
+// the flags (the standard library stops at the first one) and returns the
+// positional arguments in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, flagError(err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// flagError turns an error of flag.FlagSet.Parse into a usage error,
+// leaving flag.ErrHelp (-h) as it is.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err}
 }
 
 // setFlags lists the flags given explicitly on the command line.

@@ -13,7 +13,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gan/nn"
+	"gan/nn/model"
 )
+
+// seedMetricsHeader is the metrics.csv header of the seed GAN, exactly as
+// the versions before model families wrote it.
+const seedMetricsHeader = "step,epoch,d_loss,g_loss,D(x),D(G(z)),seconds,grad_norm_G,grad_norm_D,fid,inception_score,class_kl,classes_covered,confident,nn_distance"
+
+// seedBaseHeader is the first seven columns of it, which the earliest
+// versions wrote alone.
+const seedBaseHeader = "step,epoch,d_loss,g_loss,D(x),D(G(z)),seconds"
 
 // gan runs the command line in-process and returns exit code and output.
 func gan(args ...string) (code int, stdout, stderr string) {
@@ -50,7 +59,7 @@ func TestTrainThenSample(t *testing.T) {
 	csv, err := os.ReadFile(filepath.Join(run, "metrics.csv"))
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
-	assert.Equal(t, metricsHeader, lines[0])
+	assert.Equal(t, seedMetricsHeader, lines[0])
 	assert.Len(t, lines, 7)
 
 	// Resume for 4 more steps: the log continues at step 7.
@@ -151,14 +160,16 @@ func TestNaNKeepsLastGoodCheckpoint(t *testing.T) {
 	run := filepath.Join(dir, "run")
 	// 32 images at batch 16: two steps per epoch. Poison D after step 3,
 	// inside epoch 2, so step 4 sees a NaN loss.
-	testHookAfterStep = func(g *nn.GAN, p nn.Progress) {
+	testHookAfterStep = func(m model.Model, p model.Progress) {
 		if p.Step == 3 {
-			w := g.D.Params.Params()[0].Value
+			d := m.Nets()[1]
+			require.Equal(t, "D", d.Name)
+			w := d.Params.Params()[0].Value
 			nan := make([]float32, w.Len())
 			for i := range nan {
 				nan[i] = float32(math.NaN())
 			}
-			require.NoError(t, g.B.Upload(w, nan))
+			require.NoError(t, m.Backend().Upload(w, nan))
 		}
 	}
 	defer func() { testHookAfterStep = nil }()

@@ -1,4 +1,4 @@
-//go:build !cuda
+//go:build !gancuda
 
 package main
 
@@ -16,9 +16,10 @@ func TestDeviceCudaWithoutCuda(t *testing.T) {
 	requireOneLineError(t, code, stderr, 1, "--device cuda", "built without CUDA", "make gpu")
 }
 
-// --device auto falls back to the CPU.
+// --device auto falls back to the CPU and says why on stderr.
 func TestDeviceAutoFallsBack(t *testing.T) {
 	code, out, stderr := gan("train", "--device", "auto", "--steps", "1", "--batch", "8", "--out", filepath.Join(t.TempDir(), "r"))
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "on cpu")
+	assert.Contains(t, stderr, "--device auto: using the CPU: this gan binary was built without CUDA")
 }

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -13,65 +14,103 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"gan/nn"
+	"gan/nn/model"
 )
 
-// writeLossPlot draws loss.png: the two losses (top) and D's mean outputs
-// on real and generated images (bottom) against epochs, each a running mean
-// over a tenth of an epoch so that the trend shows through the step noise.
-func writeLossPlot(path string, rows []metricRow, batches int) error {
+// palette holds the line colours, in order: the statistics' first, then
+// the gradient norms' (matplotlib's tab10, so the seed's d_loss, g_loss,
+// D(x), D(G(z)), G and D keep their colours).
+var palette = []color.RGBA{
+	{R: 31, G: 119, B: 180, A: 255}, {R: 255, G: 127, B: 14, A: 255}, {R: 44, G: 160, B: 44, A: 255},
+	{R: 214, G: 39, B: 40, A: 255}, {R: 148, G: 103, B: 189, A: 255}, {R: 140, G: 86, B: 75, A: 255},
+	{R: 227, G: 119, B: 194, A: 255}, {R: 127, G: 127, B: 127, A: 255}, {R: 188, G: 189, B: 34, A: 255},
+	{R: 23, G: 190, B: 207, A: 255},
+}
+
+// paletteHex is palette as CSS colours, for the report.
+func paletteHex(i int) string {
+	c := palette[i%len(palette)]
+	return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)
+}
+
+// runningMean returns the points (step/batches, mean of get over the last
+// window rows) of rows: the trend of a noisy per-step series.
+func runningMean(rows []metricRow, batches, window int, get func(metricRow) float64) plotter.XYs {
+	pts := make(plotter.XYs, len(rows))
+	var sum float64
+	for i, r := range rows {
+		sum += get(r)
+		if i >= window {
+			sum -= get(rows[i-window])
+		}
+		pts[i].X = float64(r.step) / float64(batches)
+		pts[i].Y = sum / float64(min(i+1, window))
+	}
+	return pts
+}
+
+// writeLossPlot draws loss.png against epochs: the model's loss statistics
+// (top), its other statistics (below; for the seed GAN D's mean outputs on
+// real and generated images) and, when measured, the gradient norm of each
+// network on a log scale, each a running mean over a tenth of an epoch so
+// that the trend shows through the step noise.
+func writeLossPlot(path string, stats []model.Stat, t *metricsTable, batches int) error {
+	rows := t.rows
 	if len(rows) == 0 {
 		return nil
 	}
 	window := max(1, batches/10)
-	series := func(get func(metricRow) float64) plotter.XYs {
-		pts := make(plotter.XYs, len(rows))
-		var sum float64
-		for i, r := range rows {
-			sum += get(r)
-			if i >= window {
-				sum -= get(rows[i-window])
-			}
-			pts[i].X = float64(r.step) / float64(batches)
-			pts[i].Y = sum / float64(min(i+1, window))
+	var losses, others []int
+	var lossNames, otherNames []string
+	for i, s := range stats {
+		if s.Loss {
+			losses, lossNames = append(losses, i), append(lossNames, s.Name)
+		} else {
+			others, otherNames = append(others, i), append(otherNames, s.Name)
 		}
-		return pts
 	}
-	top := plot.New()
-	top.Title.Text = "GAN losses"
-	top.Y.Label.Text = "BCE"
-	top.X.Label.Text = "epoch"
-	bottom := plot.New()
-	bottom.Title.Text = "discriminator outputs"
-	bottom.Y.Label.Text = "mean D(·)"
-	bottom.X.Label.Text = "epoch"
-	bottom.Y.Min, bottom.Y.Max = 0, 1
-	for _, s := range []struct {
-		p     *plot.Plot
-		name  string
-		col   color.RGBA
-		value func(metricRow) float64
-	}{
-		{top, "d_loss", color.RGBA{R: 31, G: 119, B: 180, A: 255}, func(r metricRow) float64 { return r.dLoss }},
-		{top, "g_loss", color.RGBA{R: 255, G: 127, B: 14, A: 255}, func(r metricRow) float64 { return r.gLoss }},
-		{bottom, "D(x)", color.RGBA{R: 44, G: 160, B: 44, A: 255}, func(r metricRow) float64 { return r.dx }},
-		{bottom, "D(G(z))", color.RGBA{R: 214, G: 39, B: 40, A: 255}, func(r metricRow) float64 { return r.dgz }},
-	} {
-		l, err := plotter.NewLine(series(s.value))
+	line := func(p *plot.Plot, name string, col color.RGBA, pts plotter.XYs) error {
+		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return fmt.Errorf("loss plot: %w", err)
 		}
-		l.Color = s.col
+		l.Color = col
 		l.Width = vg.Points(1.2)
-		s.p.Add(l)
-		s.p.Legend.Add(s.name, l)
+		p.Add(l)
+		p.Legend.Add(name, l)
+		return nil
 	}
-	top.Legend.Top = true
-	bottom.Legend.Top = true
-	panels := [][]*plot.Plot{{top}, {bottom}}
+	var panels [][]*plot.Plot
+	for _, group := range []struct {
+		idx          []int
+		title, ylabl string
+	}{
+		{losses, "losses", "loss"},
+		{others, strings.Join(otherNames, ", "), "value"},
+	} {
+		if len(group.idx) == 0 {
+			continue
+		}
+		p := plot.New()
+		p.Title.Text = group.title
+		p.Y.Label.Text = group.ylabl
+		p.X.Label.Text = "epoch"
+		p.Legend.Top = true
+		for _, i := range group.idx {
+			if err := line(p, stats[i].Name, palette[i%len(palette)], runningMean(rows, batches, window, func(r metricRow) float64 { return r.stats[i] })); err != nil {
+				return err
+			}
+		}
+		panels = append(panels, []*plot.Plot{p})
+	}
 	// The divergence watch's gradient norms, on a log scale, when measured.
 	var gradRows []metricRow
 	for _, r := range rows {
-		if r.gradG > 0 && r.gradD > 0 && !math.IsInf(r.gradG, 0) && !math.IsInf(r.gradD, 0) {
+		ok := len(r.grads) > 0
+		for _, g := range r.grads {
+			ok = ok && g > 0 && !math.IsInf(g, 0)
+		}
+		if ok {
 			gradRows = append(gradRows, r)
 		}
 	}
@@ -82,26 +121,16 @@ func writeLossPlot(path string, rows []metricRow, batches int) error {
 		grad.X.Label.Text = "epoch"
 		grad.Y.Scale = plot.LogScale{}
 		grad.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-		rows = gradRows
-		for _, s := range []struct {
-			name  string
-			col   color.RGBA
-			value func(metricRow) float64
-		}{
-			{"G", color.RGBA{R: 148, G: 103, B: 189, A: 255}, func(r metricRow) float64 { return r.gradG }},
-			{"D", color.RGBA{R: 140, G: 86, B: 75, A: 255}, func(r metricRow) float64 { return r.gradD }},
-		} {
-			l, err := plotter.NewLine(series(s.value))
-			if err != nil {
-				return fmt.Errorf("loss plot: %w", err)
-			}
-			l.Color = s.col
-			l.Width = vg.Points(1.2)
-			grad.Add(l)
-			grad.Legend.Add(s.name, l)
-		}
 		grad.Legend.Top = true
+		for k, name := range t.nets {
+			if err := line(grad, name, palette[(len(stats)+k)%len(palette)], runningMean(gradRows, batches, window, func(r metricRow) float64 { return r.grads[k] })); err != nil {
+				return err
+			}
+		}
 		panels = append(panels, []*plot.Plot{grad})
+	}
+	if len(panels) == 0 {
+		return nil
 	}
 	return writePanels(path, panels, 8*vg.Inch, vg.Length(len(panels))*3.5*vg.Inch)
 }
@@ -125,9 +154,9 @@ func writePanels(path string, panels [][]*plot.Plot, w, h vg.Length) error {
 
 // writeEvalPlot draws eval.png, the --eval-every metrics against epochs,
 // when the rows hold any; otherwise it does nothing.
-func writeEvalPlot(path string, rows []metricRow, batches int) error {
+func writeEvalPlot(path string, t *metricsTable, batches int) error {
 	var pts []metricRow
-	for _, r := range rows {
+	for _, r := range t.rows {
 		if r.ev.has() {
 			pts = append(pts, r)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"gan/nn"
 	"gan/nn/eval"
+	"gan/nn/model"
 	"gan/nn/report"
 )
 
@@ -63,7 +64,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		*out = filepath.Join(dir, "report.html")
 	}
-	run, err := collectRun(dir, &f, !*noEval)
+	run, err := collectRun(dir, &f, !*noEval, stderr)
 	if err != nil {
 		return err
 	}
@@ -75,19 +76,20 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 }
 
 // collectRun reads a run directory and, when it holds a checkpoint,
-// generates the interpolation strip and (withEval) the evaluation.
-func collectRun(dir string, f *evalFlags, withEval bool) (*report.Run, error) {
+// generates the interpolation strip and (withEval) the evaluation; notices
+// (such as --device auto's) go to stderr.
+func collectRun(dir string, f *evalFlags, withEval bool, stderr io.Writer) (*report.Run, error) {
 	r := &report.Run{Title: "GAN training report: " + filepath.Base(filepath.Clean(dir))}
-	rows, err := readMetrics(filepath.Join(dir, "metrics.csv"))
+	t, err := readMetrics(filepath.Join(dir, "metrics.csv"))
 	switch {
 	case os.IsNotExist(err):
 		r.Notes = append(r.Notes, "No metrics.csv in the run directory: no curves.")
+		t = &metricsTable{}
 	case err != nil:
 		return nil, err
 	}
-	batches := batchesOf(rows)
-	r.Training = trainingCharts(rows, batches)
-	r.Metrics = metricCharts(rows, batches)
+	batches := batchesOf(t.rows)
+	r.Metrics = metricCharts(t.rows, batches)
 	if r.Frames, err = readFrames(filepath.Join(dir, "samples")); err != nil {
 		return nil, err
 	}
@@ -100,25 +102,32 @@ func collectRun(dir string, f *evalFlags, withEval bool) (*report.Run, error) {
 	ckpt := filepath.Join(dir, "checkpoint.safetensors")
 	if _, err := os.Stat(ckpt); err != nil {
 		r.Notes = append(r.Notes, "No checkpoint.safetensors in the run directory: no interpolation and no evaluation.")
-		r.Subtitle = fmt.Sprintf("%d logged steps", len(rows))
+		r.Subtitle = fmt.Sprintf("%d logged steps", len(t.rows))
+		r.Training = trainingCharts(t, nil, batches)
 		return r, nil
 	}
-	b, err := openDevice(f.device)
+	b, err := openDevice(f.device, stderr)
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
-	g, err := nn.LoadGAN(b, ckpt)
+	m, err := loadModel(b, "run directory", ckpt, defaultModel, false)
 	if err != nil {
 		return nil, err
 	}
-	defer g.Free()
-	c := g.Cfg
+	defer m.Free()
+	r.Training = trainingCharts(t, m.Stats(), batches)
+	c := m.Config()
 	r.Subtitle = fmt.Sprintf("%s on %s, batch %d, Adam lr %g (β %g, %g), seed %d; checkpoint at step %d (epoch %.2f of %d)",
-		c.Model, c.Dataset, c.Batch, c.LR, c.Beta1, c.Beta2, c.Seed, g.Step, float64(g.Step)/float64(max(batches, 1)), c.Epochs)
+		c.Model, c.Dataset, c.Batch, c.LR, c.Beta1, c.Beta2, c.Seed, m.Step(), float64(m.Step())/float64(max(batches, 1)), c.Epochs)
+	g, shape, err := generatorOf(m, ckpt)
+	if err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("No interpolation and no evaluation: %v.", err))
+		return r, nil
+	}
 	seeds := []uint64{f.seed, f.seed + 1, f.seed + 2, f.seed + 3, f.seed + 4}
 	const frames = 10
-	strip, err := interpolationStrip(g, seeds, frames)
+	strip, err := interpolationStrip(g, shape, seeds, frames)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +141,11 @@ func collectRun(dir string, f *evalFlags, withEval bool) (*report.Run, error) {
 		r.Notes = append(r.Notes, "Evaluation left out (--no-eval).")
 		return r, nil
 	}
-	pix, err := generateSamples(g, f.n, f.seed)
+	if _, err := mnistGenerator(m, ckpt); err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("No evaluation: %v.", err))
+		return r, nil
+	}
+	pix, err := generateSamples(g, shape, f.n, f.seed)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +154,7 @@ func collectRun(dir string, f *evalFlags, withEval bool) (*report.Run, error) {
 		return nil, err
 	}
 	defer free()
-	source := fmt.Sprintf("%d samples of seed %d from %s (step %d), on %s", f.n, f.seed, ckpt, g.Step, b.Name())
+	source := fmt.Sprintf("%d samples of seed %d from %s (step %d), on %s", f.n, f.seed, ckpt, m.Step(), b.Name())
 	if r.Eval, err = e.Run(source, c.Dataset, pix); err != nil {
 		return nil, err
 	}
@@ -163,17 +176,35 @@ func batchesOf(rows []metricRow) int {
 	return max(len(rows), 1)
 }
 
-// trainingCharts draws the losses, D's outputs and (when logged) the
-// gradient norms, as running means over a tenth of an epoch like loss.png.
-func trainingCharts(rows []metricRow, batches int) []report.Chart {
+// isLoss reports whether the statistic named name is a loss: as stats (the
+// model's, when the run's checkpoint was read) says, else by its name.
+func isLoss(name string, stats []model.Stat) bool {
+	for _, s := range stats {
+		if s.Name == name {
+			return s.Loss
+		}
+	}
+	return strings.Contains(strings.ToLower(name), "loss")
+}
+
+// trainingCharts draws the statistics of the table's columns, losses in
+// one chart and the others in a second (for the seed GAN D's mean outputs
+// on real and generated images), and, when logged, the gradient norm of
+// each network, all as running means over a tenth of an epoch like
+// loss.png and in its colours. stats are the model's statistics (nil when
+// unknown: the columns named like a loss count as losses).
+func trainingCharts(t *metricsTable, stats []model.Stat, batches int) []report.Chart {
+	rows := t.rows
+	if len(rows) == 0 {
+		return nil
+	}
 	window := max(1, batches/10)
-	smooth := func(get func(metricRow) float64) []report.Point {
+	smooth := func(rows []metricRow, get func(metricRow) float64) []report.Point {
 		pts := make([]report.Point, 0, len(rows))
 		var sum float64
 		n := 0
 		for i, r := range rows {
-			v := get(r)
-			sum += v
+			sum += get(r)
 			n++
 			if i >= window {
 				sum -= get(rows[i-window])
@@ -183,36 +214,44 @@ func trainingCharts(rows []metricRow, batches int) []report.Chart {
 		}
 		return pts
 	}
-	charts := []report.Chart{
-		{Title: "GAN losses (BCE, running mean over 0.1 epoch)", XLabel: "epoch", YLabel: "BCE", Series: []report.Series{
-			{Name: "d_loss", Color: "#1f77b4", Points: smooth(func(r metricRow) float64 { return r.dLoss })},
-			{Name: "g_loss", Color: "#ff7f0e", Points: smooth(func(r metricRow) float64 { return r.gLoss })},
-		}},
-		{Title: "discriminator outputs", XLabel: "epoch", YLabel: "mean D(·)", YRange: [2]float64{0, 1}, Series: []report.Series{
-			{Name: "D(x)", Color: "#2ca02c", Points: smooth(func(r metricRow) float64 { return r.dx })},
-			{Name: "D(G(z))", Color: "#d62728", Points: smooth(func(r metricRow) float64 { return r.dgz })},
-		}},
+	const mean = " (running mean over 0.1 epoch)"
+	losses := report.Chart{Title: "losses" + mean, XLabel: "epoch", YLabel: "loss"}
+	others := report.Chart{XLabel: "epoch", YLabel: "value"}
+	var otherNames []string
+	for i, name := range t.stats {
+		s := report.Series{Name: name, Color: paletteHex(i), Points: smooth(rows, func(r metricRow) float64 { return r.stats[i] })}
+		if isLoss(name, stats) {
+			losses.Series = append(losses.Series, s)
+		} else {
+			others.Series = append(others.Series, s)
+			otherNames = append(otherNames, name)
+		}
 	}
-	hasGrad := false
+	others.Title = strings.Join(otherNames, ", ") + mean
+	var charts []report.Chart
+	for _, c := range []report.Chart{losses, others} {
+		if len(c.Series) > 0 {
+			charts = append(charts, c)
+		}
+	}
+	var gRows []metricRow
 	for _, r := range rows {
-		if !math.IsNaN(r.gradG) {
-			hasGrad = true
-			break
+		ok := len(r.grads) > 0
+		for _, g := range r.grads {
+			ok = ok && !math.IsNaN(g)
+		}
+		if ok {
+			gRows = append(gRows, r)
 		}
 	}
-	if hasGrad {
-		var gRows []metricRow
-		for _, r := range rows {
-			if !math.IsNaN(r.gradG) && !math.IsNaN(r.gradD) {
-				gRows = append(gRows, r)
-			}
+	if len(gRows) > 0 {
+		c := report.Chart{Title: "gradient norms (the watch warns above 100)", XLabel: "epoch", YLabel: "‖∇‖₂", LogY: true,
+			HLines: []float64{eval.DefaultWatchConfig().MaxGradNorm}}
+		for k, name := range t.nets {
+			c.Series = append(c.Series, report.Series{Name: name, Color: paletteHex(len(t.stats) + k),
+				Points: smooth(gRows, func(r metricRow) float64 { return r.grads[k] })})
 		}
-		rows = gRows
-		charts = append(charts, report.Chart{Title: "gradient norms (the watch warns above 100)", XLabel: "epoch", YLabel: "‖∇‖₂", LogY: true,
-			HLines: []float64{eval.DefaultWatchConfig().MaxGradNorm}, Series: []report.Series{
-				{Name: "G", Color: "#9467bd", Points: smooth(func(r metricRow) float64 { return r.gradG })},
-				{Name: "D", Color: "#8c564b", Points: smooth(func(r metricRow) float64 { return r.gradD })},
-			}})
+		charts = append(charts, c)
 	}
 	return charts
 }

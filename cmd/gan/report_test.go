@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gan/nn"
 	"gan/nn/eval"
 	"gan/nn/mnist"
+	"gan/nn/model"
 )
 
 // writeTinySplit writes the first n images and labels of an embedded MNIST
@@ -66,12 +66,14 @@ func tinyRun(t *testing.T) (data, run string) {
 // the watch adds gradient norms to every row, and the plots are written.
 func TestTrainEvalEveryAndWatch(t *testing.T) {
 	_, run := tinyRun(t)
-	rows, err := readMetrics(filepath.Join(run, "metrics.csv"))
+	table, err := readMetrics(filepath.Join(run, "metrics.csv"))
 	require.NoError(t, err)
+	rows := table.rows
+	require.Equal(t, []string{"G", "D"}, table.nets)
 	require.Len(t, rows, 8) // 64 images / 16 = 4 steps per epoch
 	for i, r := range rows {
-		assert.Greater(t, r.gradG, 0.0, "row %d", i)
-		assert.Greater(t, r.gradD, 0.0, "row %d", i)
+		assert.Greater(t, r.grads[0], 0.0, "row %d", i)
+		assert.Greater(t, r.grads[1], 0.0, "row %d", i)
 		if r.step%4 == 0 {
 			require.True(t, r.ev.has(), "row %d", i)
 			assert.Greater(t, r.ev.fid, 0.0)
@@ -86,7 +88,7 @@ func TestTrainEvalEveryAndWatch(t *testing.T) {
 	csv, err := os.ReadFile(filepath.Join(run, "metrics.csv"))
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
-	assert.True(t, strings.HasPrefix(lines[0], baseHeader+","), lines[0])
+	assert.True(t, strings.HasPrefix(lines[0], seedBaseHeader+","), lines[0])
 	assert.True(t, strings.HasSuffix(lines[1], ",,,,,,"), lines[1]) // no eval on step 1
 	for _, f := range []string{"loss.png", "eval.png", warningsFile} {
 		_, err := os.Stat(filepath.Join(run, f))
@@ -111,13 +113,15 @@ func TestWatchGradNormWarning(t *testing.T) {
 	dir := t.TempDir()
 	writeTinySplit(t, dir, true, 32)
 	run := filepath.Join(dir, "run")
-	testHookAfterStep = func(g *nn.GAN, p nn.Progress) {
+	testHookAfterStep = func(m model.Model, p model.Progress) {
 		if p.Step == 2 {
-			big := make([]float32, g.G.Params.Size())
+			g := m.Nets()[0]
+			require.Equal(t, "G", g.Name)
+			big := make([]float32, g.Params.Size())
 			for i := range big {
 				big[i] = 1 // norm √1486352 ≈ 1219
 			}
-			require.NoError(t, g.B.Upload(g.G.Params.Grad, big))
+			require.NoError(t, m.Backend().Upload(g.Params.Grad, big))
 		}
 	}
 	defer func() { testHookAfterStep = nil }()
@@ -134,18 +138,19 @@ func TestWatchGradNormWarning(t *testing.T) {
 	}
 	require.Len(t, grad, 1)
 	assert.InDelta(t, 1219.16, grad[0].Value, 0.01)
-	rows, err := readMetrics(filepath.Join(run, "metrics.csv"))
+	table, err := readMetrics(filepath.Join(run, "metrics.csv"))
 	require.NoError(t, err)
-	assert.InDelta(t, 1219.16, rows[1].gradG, 0.01)
-	assert.Less(t, rows[2].gradG, 100.0)
+	rows := table.rows
+	assert.InDelta(t, 1219.16, rows[1].grads[0], 0.01)
+	assert.Less(t, rows[2].grads[0], 100.0)
 
 	// --watch=false in the same directory: no norms, and no warnings file
 	// (the previous run's is removed), so the report does not claim a watch.
 	code, _, errOut = gan("train", "--data", dir, "--batch", "16", "--epochs", "1", "--watch=false", "--out", run)
 	require.Equal(t, 0, code, errOut)
-	rows, err = readMetrics(filepath.Join(run, "metrics.csv"))
+	table, err = readMetrics(filepath.Join(run, "metrics.csv"))
 	require.NoError(t, err)
-	assert.True(t, math.IsNaN(rows[0].gradG))
+	assert.True(t, math.IsNaN(table.rows[0].grads[0]))
 	_, err = os.Stat(filepath.Join(run, warningsFile))
 	assert.True(t, os.IsNotExist(err), "%v", err)
 	code, _, errOut = gan("report", run, "--no-eval")
@@ -161,24 +166,31 @@ func TestWatchGradNormWarning(t *testing.T) {
 func TestMetricsAndWarningsResume(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "metrics.csv")
-	require.NoError(t, os.WriteFile(path, []byte(baseHeader+"\n1,1,1.2,0.7,0.5,0.4,0.1\n2,1,1.1,0.8,0.5,0.4,0.2\n"), 0o644))
-	rows, err := readMetrics(path)
+	require.NoError(t, os.WriteFile(path, []byte(seedBaseHeader+"\n1,1,1.2,0.7,0.5,0.4,0.1\n2,1,1.1,0.8,0.5,0.4,0.2\n"), 0o644))
+	old, err := readMetrics(path)
 	require.NoError(t, err)
-	require.Len(t, rows, 2)
-	assert.True(t, rows[1].gradG != rows[1].gradG) // NaN: not measured
-	assert.False(t, rows[1].ev.has())
-	m, secs, err := openMetrics(path, 1)
+	require.Len(t, old.rows, 2)
+	assert.Empty(t, old.nets) // no gradient columns: not measured
+	assert.False(t, old.rows[1].ev.has())
+	layout := metricsLayout{stats: []string{"d_loss", "g_loss", "D(x)", "D(G(z))"}, nets: []string{"G", "D"}}
+	m, secs, err := openMetrics(path, layout, 1)
 	require.NoError(t, err)
 	assert.InDelta(t, 0.1, secs, 1e-12)
-	require.NoError(t, m.add(nn.Progress{Step: 2, Epoch: 0}, 0.3, 4.5, 6.5))
+	require.NoError(t, m.add(model.Progress{Step: 2, Epoch: 0, Stats: []float64{1, 2, 0.5, 0.25}}, 0.3, []float64{4.5, 6.5}, true))
 	m.setEval(evalPoint{fid: 12.5, is: 3, kl: 0.5, covered: 7, confident: 0.25, nnDist: 9})
-	m.close()
-	rows, err = readMetrics(path)
+	require.NoError(t, m.close())
+	table, err := readMetrics(path)
 	require.NoError(t, err)
+	rows := table.rows
 	require.Len(t, rows, 2)
-	assert.InDelta(t, 4.5, rows[1].gradG, 0)
+	assert.InDelta(t, 1.2, rows[0].stats[0], 0) // the old row, converted to the new columns
+	assert.True(t, math.IsNaN(rows[0].grads[0]))
+	assert.InDelta(t, 4.5, rows[1].grads[0], 0)
 	assert.InDelta(t, 12.5, rows[1].ev.fid, 0)
 	assert.InDelta(t, 7, rows[1].ev.covered, 0)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(raw), seedMetricsHeader+"\n"), string(raw))
 
 	wpath := filepath.Join(dir, warningsFile)
 	w, err := openWarnings(wpath, 0)
@@ -206,7 +218,7 @@ func TestReport(t *testing.T) {
 	page, err := os.ReadFile(path)
 	require.NoError(t, err)
 	html := string(page)
-	for _, want := range []string{"Divergence watch", "Training curves", "GAN losses", "discriminator outputs", "gradient norms",
+	for _, want := range []string{"Divergence watch", "Training curves", "losses (running mean", "D(x), D(G(z)) (running mean", "gradient norms",
 		"Metrics during training", "FID, classifier feature space", "Inception-style score", "epoch 1", "epoch 2",
 		"Latent interpolation", "Evaluation", "class histogram", "not Inception", `id="slider"`} {
 		assert.Contains(t, html, want)

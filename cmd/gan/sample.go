@@ -12,6 +12,7 @@ import (
 	"gan/nn"
 	"gan/nn/eval"
 	"gan/nn/imageio"
+	"gan/nn/model"
 )
 
 func init() {
@@ -20,7 +21,8 @@ func init() {
 
 func runSample(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sample", stderr)
-	ckpt := fs.String("checkpoint", "", "checkpoint written by gan train (required)")
+	ckpt := fs.String("checkpoint", "", "checkpoint written by gan train or gan import, or a bare state_dict with --model (required)")
+	modelName := fs.String("model", defaultModel, "the family of a bare state_dict given as --checkpoint (gan models lists them); a checkpoint names its own")
 	n := fs.Int("n", 64, "number of images")
 	out := fs.String("out", "samples", "directory for the PNG images")
 	grid := fs.String("grid", "", "also write all images as one grid PNG to this file")
@@ -34,6 +36,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	}
 	if *ckpt == "" {
 		return usagef("--checkpoint is required")
+	}
+	if err := checkModelFlag(*modelName); err != nil {
+		return err
 	}
 	if *n < 1 || *n > 1_000_000 {
 		return usagef("--n %d: must be between 1 and 1000000", *n)
@@ -52,16 +57,20 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return usagef("--seeds needs --interpolate")
 	}
 
-	b, err := openDevice(*device)
+	b, err := openDevice(*device, stderr)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	g, err := nn.LoadGAN(b, *ckpt)
+	m, err := loadModel(b, "--checkpoint", *ckpt, *modelName, setFlags(fs)["model"])
 	if err != nil {
 		return err
 	}
-	defer g.Free()
+	defer m.Free()
+	g, shape, err := generatorOf(m, "--checkpoint "+*ckpt)
+	if err != nil {
+		return err
+	}
 	// The output directory is made only now, once the checkpoint has loaded,
 	// and only when something goes into it.
 	if !*interp || *grid == "" {
@@ -75,7 +84,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		if stripPath == "" {
 			stripPath = filepath.Join(*out, "interpolation.png")
 		}
-		img, err := interpolationStrip(g, seeds, *frames)
+		img, err := interpolationStrip(g, shape, seeds, *frames)
 		if err != nil {
 			return err
 		}
@@ -86,13 +95,13 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	pix, err := generateSamples(g, *n, *seed)
+	pix, err := generateSamples(g, shape, *n, *seed)
 	if err != nil {
 		return err
 	}
 	for i := 0; i < *n; i++ {
 		path := filepath.Join(*out, fmt.Sprintf("sample_%05d.png", i))
-		if err := imageio.WritePNG(path, imageio.Image(pix[i*nn.ImageDim:(i+1)*nn.ImageDim])); err != nil {
+		if err := imageio.WritePNG(path, imageio.ImageOf(pix[i*shape.Size():(i+1)*shape.Size()], shape)); err != nil {
 			return err
 		}
 	}
@@ -101,7 +110,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		if *n > 64 {
 			cols = 10
 		}
-		if err := imageio.WritePNG(*grid, imageio.Grid(pix, *n, cols, 2)); err != nil {
+		if err := imageio.WritePNG(*grid, imageio.GridOf(pix, *n, shape, cols, 2)); err != nil {
 			return err
 		}
 	}
@@ -112,17 +121,30 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 // sampleChunk is the number of images generated per noise stream.
 const sampleChunk = 64
 
-// generateSamples returns n images (n×784 host values) generated from the
-// noise of seed. Images come in chunks of 64 whatever the checkpoint's
+// hostNoise returns n rows of dim standard normal values: elements
+// 0 … n·dim−1 of stream key, row after row (what the backends' RandNormal
+// writes into an n×dim matrix).
+func hostNoise(key nn.RandKey, n, dim int) []float32 {
+	z := make([]float32, n*dim)
+	for i := range z {
+		z[i] = key.Normal(uint64(i))
+	}
+	return z
+}
+
+// generateSamples returns n images (n·C·H·W host values) generated from
+// the noise of seed. Images come in chunks of 64 whatever the checkpoint's
 // batch size, so image i is the same for a given seed: its noise is row
-// i%64 of stream (PurposeSample, i/64). gan sample, gan eval, the training
-// loop's --eval-every and gan report all draw their samples here.
-func generateSamples(g *nn.GAN, n int, seed uint64) ([]float32, error) {
-	pix := make([]float32, n*nn.ImageDim)
+// i%64 of stream (PurposeSample, i/64), elements (i%64)·dim … of it.
+// gan sample, gan eval, the training loop's --eval-every and gan report
+// all draw their samples here.
+func generateSamples(g model.Generator, s imageio.Shape, n int, seed uint64) ([]float32, error) {
+	dim := g.LatentDim()
+	pix := make([]float32, n*s.Size())
 	for lo := 0; lo < n; lo += sampleChunk {
 		m := min(sampleChunk, n-lo)
-		z := g.Noise(m, nn.RandKey{Seed: seed, Stream: nn.StreamID(nn.PurposeSample, uint64(lo/sampleChunk))})
-		if err := g.B.Download(pix[lo*nn.ImageDim:(lo+m)*nn.ImageDim], g.Generate(z)); err != nil {
+		z := hostNoise(nn.RandKey{Seed: seed, Stream: nn.StreamID(nn.PurposeSample, uint64(lo/sampleChunk))}, m, dim)
+		if err := g.Generate(z, pix[lo*s.Size():(lo+m)*s.Size()]); err != nil {
 			return nil, fmt.Errorf("generating: %w", err)
 		}
 	}
@@ -151,39 +173,15 @@ func parseSeeds(list string, first uint64) ([]uint64, error) {
 
 // interpolationStrip generates the latent walk through seeds (see
 // eval.LatentWalk) and lays it out one leg per row, frames+1 images each.
-func interpolationStrip(g *nn.GAN, seeds []uint64, frames int) (*image.Gray, error) {
-	z, err := eval.LatentWalk(seeds, frames)
+func interpolationStrip(g model.Generator, s imageio.Shape, seeds []uint64, frames int) (image.Image, error) {
+	z, err := eval.LatentWalk(seeds, frames, g.LatentDim())
 	if err != nil {
 		return nil, err
 	}
-	pix, err := generateFrom(g, z)
-	if err != nil {
-		return nil, err
-	}
-	n := len(pix) / nn.ImageDim
-	return imageio.Grid(pix, n, frames+1, 2), nil
-}
-
-// generateFrom runs the generator on the given noise rows (n×ZDim host
-// values) and returns the n×784 images.
-func generateFrom(g *nn.GAN, z []float32) ([]float32, error) {
-	n := len(z) / nn.ZDim
-	chunk := g.MaxGenerate()
-	buf, err := g.B.Alloc(chunk, nn.ZDim)
-	if err != nil {
+	n := len(z) / g.LatentDim()
+	pix := make([]float32, n*s.Size())
+	if err := g.Generate(z, pix); err != nil {
 		return nil, fmt.Errorf("generating: %w", err)
 	}
-	defer g.B.Free(buf)
-	pix := make([]float32, n*nn.ImageDim)
-	for lo := 0; lo < n; lo += chunk {
-		m := min(chunk, n-lo)
-		zm := buf.RowView(0, m)
-		if err := g.B.Upload(zm, z[lo*nn.ZDim:(lo+m)*nn.ZDim]); err != nil {
-			return nil, fmt.Errorf("generating: %w", err)
-		}
-		if err := g.B.Download(pix[lo*nn.ImageDim:(lo+m)*nn.ImageDim], g.Generate(zm)); err != nil {
-			return nil, fmt.Errorf("generating: %w", err)
-		}
-	}
-	return pix, nil
+	return imageio.GridOf(pix, n, s, frames+1, 2), nil
 }

@@ -1,58 +1,79 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"strconv"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	"gan/nn"
 	"gan/nn/eval"
 	"gan/nn/imageio"
 	"gan/nn/mnist"
+	"gan/nn/model"
 )
 
-// testHookAfterStep, when set by a test, runs after every training step
-// (the tests use it to poison the weights and check the NaN guard).
-var testHookAfterStep func(g *nn.GAN, p nn.Progress)
+// testHookAfterStep, when set by a test, runs after every training step,
+// before the step is measured and logged (the tests use it to poison the
+// weights, blow up gradients or send a signal).
+var testHookAfterStep func(m model.Model, p model.Progress)
+
+// interruptSignals stop gan train cleanly: it saves a checkpoint of the
+// step reached and exits with status 130.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
+// exitInterrupted is the exit status of a run stopped by a signal, as
+// shells report a process killed by SIGINT (128 + 2).
+const exitInterrupted = 130
 
 func init() {
-	register(command{"train", "train the seed GAN and write samples, metrics, plots and checkpoints", runTrain})
+	register(command{"train", "train a model (--model, default the seed GAN) and write samples, metrics, plots and checkpoints", runTrain})
 }
 
 type trainFlags struct {
-	device, out, resume, data, dataset string
-	epochs, batch, steps               int
-	lr                                 float64
-	seed                               uint64
-	evalEvery, evalN, nnRef            int
-	watch                              bool
+	configFlags
+	device, out, resume, data string
+	steps                     int
+	evalEvery, evalN, nnRef   int
+	watch                     bool
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	def := nn.DefaultConfig()
 	var f trainFlags
 	fs := newFlagSet("train", stderr)
-	fs.StringVar(&f.device, "device", "cpu", "where to train: cpu, cuda or auto")
-	fs.IntVar(&f.epochs, "epochs", def.Epochs, "number of epochs")
-	fs.IntVar(&f.batch, "batch", def.Batch, "batch size")
-	// The float32 default printed as float64 would read 0.000199999994…;
-	// parsing its shortest decimal form gives the value users expect to see.
-	defLR, _ := strconv.ParseFloat(strconv.FormatFloat(float64(def.LR), 'g', -1, 32), 64)
-	fs.Float64Var(&f.lr, "lr", defLR, "Adam learning rate (both models)")
-	fs.Uint64Var(&f.seed, "seed", def.Seed, "seed of every random number (init, noise, dropout, shuffle)")
-	fs.StringVar(&f.out, "out", "run", "output directory: samples/, metrics.csv, loss.png, checkpoint.safetensors")
+	f.configFlags.register(fs)
+	fs.StringVar(&f.device, "device", "cpu", "where to train: cpu, cuda or auto (auto says on stderr why it falls back to the CPU)")
+	fs.StringVar(&f.out, "out", "run", "output directory: samples/, metrics.csv, warnings.jsonl, loss.png, checkpoint.safetensors")
 	fs.IntVar(&f.steps, "steps", 0, "stop after this many steps (0: run all epochs)")
-	fs.StringVar(&f.resume, "resume", "", "continue from this checkpoint")
+	fs.StringVar(&f.resume, "resume", "", "continue from this checkpoint (metrics.csv and warnings.jsonl in --out are continued), or start from the weights of a bare PyTorch state_dict of --model (see gan import)")
 	fs.StringVar(&f.data, "data", "", "directory with idx files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz])")
-	fs.StringVar(&f.dataset, "dataset", def.Dataset, "mnist or fashion")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "every N epochs (and after the last), measure the generator as gan eval does and add the metrics to metrics.csv and the plots (0: never)")
 	fs.IntVar(&f.evalN, "eval-n", 10000, "samples per --eval-every evaluation (noise of --seed, as gan eval --seed)")
 	fs.IntVar(&f.nnRef, "eval-nn-ref", eval.DefaultNNRef, "training images searched for nearest neighbours in --eval-every evaluations")
-	fs.BoolVar(&f.watch, "watch", true, "divergence watch: warn when D's loss stays below 1e-3 for 100 steps, the fixed-noise batch covers fewer than 5 classes, or a gradient norm exceeds 100")
+	fs.BoolVar(&f.watch, "watch", true, "divergence watch: warn when the first loss stays below 1e-3 for 100 steps, the fixed-noise batch covers fewer than 5 classes, or a gradient norm exceeds 100")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: gan train [flags]
+
+Trains a model of the family --model (gan models lists them) and writes into
+--out: samples/epoch_NNN.png (a fixed-noise grid after each epoch),
+metrics.csv (one row per step, a column per statistic of the model, written
+as the run goes), warnings.jsonl (the divergence watch), loss.png, eval.png
+and checkpoint.safetensors (after each epoch). Ctrl-C or SIGTERM saves a
+checkpoint of the step reached and exits with status 130; --resume it to go
+on.
+
+flags:`)
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -69,117 +90,182 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if f.nnRef < 1 {
 		return usagef("--eval-nn-ref %d: must be at least 1", f.nnRef)
 	}
-	if f.dataset != "mnist" && f.dataset != "fashion" {
-		return usagef("--dataset %q: must be mnist or fashion", f.dataset)
+	cfg, err := f.config(set)
+	if err != nil {
+		return err
 	}
-	cfg := def
-	cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, cfg.Dataset = f.epochs, f.batch, float32(f.lr), f.seed, f.dataset
-	if f.resume == "" {
-		if err := cfg.Validate(); err != nil {
-			return usagef("%v", err)
-		}
+	if err := model.ValidateConfig(cfg); err != nil {
+		return usagef("%v", err)
 	}
 
-	b, err := openDevice(f.device)
+	b, err := openDevice(f.device, stderr)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 
-	var g *nn.GAN
+	var m model.Model
 	if f.resume != "" {
-		if g, err = nn.LoadGAN(b, f.resume); err != nil {
-			return err
-		}
-		if err := reconcileResume(&g.Cfg, cfg, set); err != nil {
-			return err
-		}
-	} else if g, err = nn.NewGAN(b, cfg); err != nil {
-		return err
+		m, err = resumeModel(b, f.resume, cfg, set)
+	} else {
+		m, err = model.New(b, cfg)
 	}
-	defer g.Free()
-
-	train, err := mnist.Load(g.Cfg.Dataset, f.data, true)
 	if err != nil {
 		return err
 	}
-	data, err := b.Alloc(train.N, nn.ImageDim)
-	if err != nil {
-		return fmt.Errorf("copying the training set to %s: %w", b.Name(), err)
-	}
-	defer b.Free(data)
-	if err := b.Upload(data, train.Float32()); err != nil {
-		return fmt.Errorf("copying the training set to %s: %w", b.Name(), err)
-	}
+	defer m.Free()
+	cfg = *m.Config()
 
-	r, err := newRunDir(f.out, g.Step)
+	train, err := mnist.Load(cfg.Dataset, f.data, true)
+	if err != nil {
+		return err
+	}
+	data := model.FromMNIST(train)
+	if g, ok := m.(model.Generator); ok {
+		if c, h, w := g.ImageShape(); c != data.C || h != data.H || w != data.W {
+			return fmt.Errorf("--dataset %s: %d×%d×%d images, the %s model makes %d×%d×%d", cfg.Dataset, data.C, data.H, data.W, cfg.Model, c, h, w)
+		}
+	}
+	if f.evalEvery > 0 {
+		if _, err := mnistGenerator(m, "--eval-every"); err != nil {
+			return usageError{err}
+		}
+	}
+	dev, err := data.Upload(b)
+	if err != nil {
+		return err
+	}
+	defer b.Free(dev)
+
+	r, err := newRunDir(f.out, m, stderr)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	if err := r.setUpMeasurement(g, &f, train); err != nil {
+	if err := r.setUpMeasurement(m, &f, train); err != nil {
 		return err
 	}
 	r.log = stdout
 
 	fmt.Fprintf(stdout, "training %s on %s: %d images (%s), %d epochs of batch %d, lr %g, seed %d, from step %d; output in %s\n",
-		g.Cfg.Model, b.Name(), train.N, train.Name, g.Cfg.Epochs, g.Cfg.Batch, g.Cfg.LR, g.Cfg.Seed, g.Step, f.out)
-	bar := newProgress(stderr)
+		cfg.Model, b.Name(), data.N, data.Name, cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, m.Step(), f.out)
+	stats := m.Stats()
+	bar := newProgress(stderr, stats)
+	startStep := m.Step()
+	bar.lastStep = startStep
+	evalDue := func(epoch int) bool { // epoch 0-based
+		return f.evalEvery > 0 && ((epoch+1)%f.evalEvery == 0 || epoch+1 == cfg.Epochs)
+	}
 	start := time.Now()
-	hooks := nn.Hooks{
-		OnStep: func(p nn.Progress) error {
+	hooks := model.Hooks{
+		OnStep: func(p model.Progress) error {
 			if testHookAfterStep != nil {
-				testHookAfterStep(g, p)
+				testHookAfterStep(m, p)
 			}
-			gradG, gradD, err := r.watchStep(p, bar)
+			grads, err := r.watchStep(p, bar)
 			if err != nil {
 				return err
 			}
 			bar.step(p)
-			return r.metrics.add(p, r.secondsBefore+time.Since(start).Seconds(), gradG, gradD)
+			// A row that an evaluation will complete is held back until it has.
+			last := p.Batch == p.Batches-1
+			final := f.steps > 0 && p.Step-startStep == f.steps
+			hold := (last && evalDue(p.Epoch)) || (final && !last && f.evalEvery > 0)
+			return r.metrics.add(p, r.secondsBefore+time.Since(start).Seconds(), grads, hold)
 		},
-		OnEpoch: func(p nn.Progress) error {
+		OnEpoch: func(p model.Progress) error {
 			bar.clear()
-			s := p.Stats
-			fmt.Fprintf(stdout, "Epoch [%d/%d], d_loss: %.4f, g_loss: %.4f, D(x): %.2f, D(G(z)): %.2f\n",
-				p.Epoch+1, p.Epochs, s.DLoss, s.GLoss, s.DX, s.DGZ)
-			evalNow := f.evalEvery > 0 && ((p.Epoch+1)%f.evalEvery == 0 || p.Epoch+1 == p.Epochs)
-			return r.endOfEpoch(g, fmt.Sprintf("epoch_%03d.png", p.Epoch+1), p.Batches, p.Epoch+1, evalNow)
+			fmt.Fprintln(stdout, epochLine(p, stats))
+			return r.endOfEpoch(m, fmt.Sprintf("epoch_%03d.png", p.Epoch+1), p.Batches, p.Epoch+1, evalDue(p.Epoch))
 		},
 	}
-	trainErr := g.Train(data, f.steps, hooks)
+	ctx, stop := signal.NotifyContext(context.Background(), interruptSignals...)
+	defer stop()
+	trainErr := model.Train(ctx, m, data, dev, f.steps, hooks)
 	bar.clear()
-	if trainErr != nil {
+	batches := model.BatchesPerEpoch(data.N, cfg.Batch)
+	switch {
+	case trainErr != nil && ctx.Err() != nil && errors.Is(trainErr, ctx.Err()):
+		stop() // a second Ctrl-C kills the process, should saving hang
+		return r.interrupted(m, batches)
+	case trainErr != nil:
 		r.metrics.flush()
 		return fmt.Errorf("%w (the last good checkpoint, if any, is %s)", trainErr, r.checkpoint)
 	}
-	if g.Step%g.BatchesPerEpoch(train.N) != 0 { // stopped by --steps inside an epoch
-		epoch := g.Step/g.BatchesPerEpoch(train.N) + 1
-		if err := r.endOfEpoch(g, fmt.Sprintf("step_%07d.png", g.Step), g.BatchesPerEpoch(train.N), epoch, f.evalEvery > 0); err != nil {
+	if step := m.Step(); step%batches != 0 { // stopped by --steps inside an epoch
+		if err := r.endOfEpoch(m, fmt.Sprintf("step_%07d.png", step), batches, step/batches+1, f.evalEvery > 0); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "done: %d steps in %.1f s; checkpoint %s\n", g.Step, time.Since(start).Seconds(), r.checkpoint)
+	if err := r.close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "done: %d steps in %.1f s; checkpoint %s\n", m.Step(), time.Since(start).Seconds(), r.checkpoint)
 	return nil
+}
+
+// epochLine is the line printed after each epoch: "Epoch [e/E]" and each
+// statistic of the epoch's last step in the model's format, which for the
+// seed GAN is the seed's own line,
+//
+//	Epoch [1/50], d_loss: 0.8251, g_loss: 1.9017, D(x): 0.71, D(G(z)): 0.27
+func epochLine(p model.Progress, stats []model.Stat) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Epoch [%d/%d]", p.Epoch+1, p.Epochs)
+	for i, s := range stats {
+		format := s.Format
+		if format == "" {
+			format = "%.4g"
+		}
+		fmt.Fprintf(&sb, ", %s: "+format, s.Name, p.Stats[i])
+	}
+	return sb.String()
+}
+
+// resumeModel loads --resume path: a checkpoint, whose configuration the
+// run keeps except for --epochs (see reconcileResume), or a bare PyTorch
+// state_dict, whose weights start a fresh run of asked.
+func resumeModel(b nn.Backend, path string, asked model.Config, set map[string]bool) (model.Model, error) {
+	t, err := nn.ReadTensorsFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--resume: %w", err)
+	}
+	if !model.IsCheckpoint(t) {
+		return fromStateDict(b, t, "--resume", path, asked)
+	}
+	if c, err := model.ConfigOf(t); err == nil && set["model"] && c.Model != asked.Model {
+		return nil, usagef("--model %s: --resume %s is a %s checkpoint (a resumed run keeps its model)", asked.Model, path, c.Model)
+	}
+	m, err := model.FromTensors(b, t, path, "")
+	if err != nil {
+		return nil, fmt.Errorf("--resume: %w", err)
+	}
+	if err := reconcileResume(m.Config(), asked, set); err != nil {
+		m.Free()
+		return nil, err
+	}
+	return m, nil
 }
 
 // reconcileResume keeps the checkpoint's config, except for --epochs, and
 // refuses flags that would silently change what is being trained.
-func reconcileResume(ck *nn.Config, asked nn.Config, set map[string]bool) error {
-	differs := map[string]bool{
-		"batch":   asked.Batch != ck.Batch,
-		"lr":      asked.LR != ck.LR,
-		"seed":    asked.Seed != ck.Seed,
-		"dataset": asked.Dataset != ck.Dataset,
-	}
-	for name, d := range differs {
-		if set[name] && d {
-			return usagef("--%s differs from the checkpoint's config; a resumed run keeps it (%+v)", name, *ck)
+func reconcileResume(ck *model.Config, asked model.Config, set map[string]bool) error {
+	for _, d := range []struct {
+		flag    string
+		differs bool
+	}{
+		{"batch", asked.Batch != ck.Batch},
+		{"lr", asked.LR != ck.LR},
+		{"seed", asked.Seed != ck.Seed},
+		{"dataset", asked.Dataset != ck.Dataset},
+	} {
+		if set[d.flag] && d.differs {
+			return usagef("--%s differs from the checkpoint's config; a resumed run keeps it (%+v)", d.flag, *ck)
 		}
 	}
 	if set["epochs"] {
 		ck.Epochs = asked.Epochs
-		if err := ck.Validate(); err != nil {
+		if err := model.ValidateConfig(*ck); err != nil {
 			return usagef("%v", err)
 		}
 	}
@@ -191,8 +277,16 @@ type runDir struct {
 	dir, samples, checkpoint string
 	metrics                  *metricsLog
 	secondsBefore            float64 // training seconds of earlier sessions of a resumed run
-	fixed                    []float32
-	step                     int // the step the run starts (or resumes) at
+	step                     int     // the step the run starts (or resumes) at
+	closed                   bool
+
+	gen    model.Generator // the model as a generator (nil: it makes no images)
+	shape  imageio.Shape   // its images' shape
+	mnist  bool            // whether the classifier can read them
+	fixed  []float32       // the fixed-noise batch's images
+	seed   uint64          // the run's seed
+	nets   []string        // the model's networks, in the order of the gradient norms
+	lossAt int             // index of the first loss statistic (-1: none)
 
 	log       io.Writer        // where warnings and evaluations are printed
 	watch     *eval.Watch      // the divergence watch (nil: off)
@@ -201,16 +295,48 @@ type runDir struct {
 	evaluator *eval.Evaluator  // --eval-every (nil: off)
 	warnings  *warningsLog     // warnings.jsonl
 	evalN     int              // samples per evaluation
-	evalSeed  uint64           // their noise seed
 	freeMeas  []func()         // releases the measurement's device memory
 }
 
-// newRunDir creates (or reopens, for a resumed run at step) the output
-// directory and checks that it is writable before any training happens.
-func newRunDir(dir string, step int) (*runDir, error) {
-	r := &runDir{dir: dir, samples: filepath.Join(dir, "samples"), checkpoint: filepath.Join(dir, "checkpoint.safetensors")}
+// staleTemp matches the temporary files that nn.WriteFileAtomic creates
+// beside its target (".NAME.tmpDIGITS") and the writability probe of
+// newRunDir (".writableDIGITS"): a save killed before its rename leaves one.
+var staleTemp = regexp.MustCompile(`^\.(.+\.tmp|writable)[0-9]+$`)
+
+// removeStaleTemps deletes the temporary files that killed saves left in
+// dirs and reports each on log.
+func removeStaleTemps(log io.Writer, dirs ...string) error {
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !staleTemp.MatchString(e.Name()) {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("--out: removing a stale temporary file: %w", err)
+			}
+			fmt.Fprintf(log, "removed %s, a temporary file left by an interrupted save\n", path)
+		}
+	}
+	return nil
+}
+
+// newRunDir creates (or reopens, for a run resumed at m's step) the output
+// directory, checks that it is writable before any training happens,
+// removes the temporary files of saves that were killed, and opens
+// metrics.csv with m's columns; notices go to log.
+func newRunDir(dir string, m model.Model, log io.Writer) (*runDir, error) {
+	r := &runDir{dir: dir, samples: filepath.Join(dir, "samples"), checkpoint: filepath.Join(dir, "checkpoint.safetensors"),
+		step: m.Step(), seed: m.Config().Seed, lossAt: -1, log: io.Discard}
 	if err := os.MkdirAll(r.samples, 0o755); err != nil {
 		return nil, fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if err := removeStaleTemps(log, dir, r.samples); err != nil {
+		return nil, err
 	}
 	probe, err := os.CreateTemp(dir, ".writable*")
 	if err != nil {
@@ -218,28 +344,48 @@ func newRunDir(dir string, step int) (*runDir, error) {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	if r.metrics, r.secondsBefore, err = openMetrics(filepath.Join(dir, "metrics.csv"), step); err != nil {
+	if r.metrics, r.secondsBefore, err = openMetrics(filepath.Join(dir, "metrics.csv"), layoutOf(m), r.step); err != nil {
 		return nil, err
 	}
-	r.step = step
+	for i, s := range m.Stats() {
+		if s.Loss {
+			r.lossAt = i
+			break
+		}
+	}
+	for _, n := range m.Nets() {
+		r.nets = append(r.nets, n.Name)
+	}
+	if g, s, err := generatorOf(m, "--out"); err == nil {
+		r.gen, r.shape, r.mnist = g, s, s == imageio.MNIST
+	}
 	return r, nil
 }
 
-func (r *runDir) close() {
-	r.metrics.close()
+// close writes what is left of the logs and releases the measurement; it
+// may be called more than once.
+func (r *runDir) close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.metrics.close()
 	if r.warnings != nil {
-		r.warnings.close()
+		if werr := r.warnings.close(); err == nil {
+			err = werr
+		}
 	}
 	for i := len(r.freeMeas) - 1; i >= 0; i-- {
 		r.freeMeas[i]()
 	}
+	return err
 }
 
 // setUpMeasurement prepares the divergence watch (--watch) and the
-// periodic evaluation (--eval-every) on g's backend.
-func (r *runDir) setUpMeasurement(g *nn.GAN, f *trainFlags, train *mnist.Set) error {
-	r.log = io.Discard
-	r.evalN, r.evalSeed = f.evalN, g.Cfg.Seed
+// periodic evaluation (--eval-every) on m's backend.
+func (r *runDir) setUpMeasurement(m model.Model, f *trainFlags, train *mnist.Set) error {
+	r.evalN = f.evalN
+	b, cfg := m.Backend(), m.Config()
 	wpath := filepath.Join(r.dir, warningsFile)
 	if !f.watch && r.step == 0 {
 		// A fresh run without the watch: no warnings file, not even a stale one.
@@ -251,26 +397,32 @@ func (r *runDir) setUpMeasurement(g *nn.GAN, f *trainFlags, train *mnist.Set) er
 		return nil
 	}
 	var err error
-	if r.clf, err = eval.LoadClassifier(g.B, g.Cfg.Dataset, "", 500); err != nil {
-		return err
+	if r.mnist {
+		if r.clf, err = eval.LoadClassifier(b, cfg.Dataset, "", 500); err != nil {
+			return err
+		}
+		r.freeMeas = append(r.freeMeas, r.clf.Free)
 	}
-	r.freeMeas = append(r.freeMeas, r.clf.Free)
 	if f.watch {
 		if r.warnings, err = openWarnings(wpath, r.step); err != nil {
 			return err
 		}
 		r.watch = eval.NewWatch(eval.DefaultWatchConfig())
-		if r.norms, err = eval.NewGradNorms(g.B, g.G.Params, g.D.Params); err != nil {
+		var sets []*nn.ParamSet
+		for _, n := range m.Nets() {
+			sets = append(sets, n.Params)
+		}
+		if r.norms, err = eval.NewGradNorms(b, sets...); err != nil {
 			return err
 		}
 		r.freeMeas = append(r.freeMeas, r.norms.Free)
 	}
 	if f.evalEvery > 0 {
-		test, err := mnist.Load(g.Cfg.Dataset, f.data, false)
+		test, err := mnist.Load(cfg.Dataset, f.data, false)
 		if err != nil {
 			return fmt.Errorf("--eval-every needs the test set: %w", err)
 		}
-		if r.evaluator, err = eval.NewEvaluator(g.B, r.clf, train, test, eval.Options{NNRef: f.nnRef}); err != nil {
+		if r.evaluator, err = eval.NewEvaluator(b, r.clf, train, test, eval.Options{NNRef: f.nnRef}); err != nil {
 			return err
 		}
 		r.freeMeas = append(r.freeMeas, r.evaluator.Free)
@@ -278,22 +430,34 @@ func (r *runDir) setUpMeasurement(g *nn.GAN, f *trainFlags, train *mnist.Set) er
 	return nil
 }
 
-// watchStep measures the gradient norms of the step just taken and passes
-// them with D's loss to the divergence watch; it returns the norms (NaN
-// when the watch is off).
-func (r *runDir) watchStep(p nn.Progress, bar *progress) (gradG, gradD float64, err error) {
+// watchStep measures the gradient norm of every network after the step
+// just taken and passes them with the first loss to the divergence watch
+// (whose gradient checks are those of the networks named G and D); it
+// returns the norms in the order of the model's networks (nil when the
+// watch is off).
+func (r *runDir) watchStep(p model.Progress, bar *progress) ([]float64, error) {
 	if r.watch == nil {
-		return math.NaN(), math.NaN(), nil
+		return nil, nil
 	}
 	norms, err := r.norms.Compute()
 	if err != nil {
-		return 0, 0, err
+		return nil, fmt.Errorf("divergence watch: %w", err)
 	}
-	ws := r.watch.Step(p.Step, p.Epoch+1, float64(p.Stats.DLoss), norms[0], norms[1])
+	gradG, gradD, loss := math.NaN(), math.NaN(), math.NaN()
+	if i := slices.Index(r.nets, "G"); i >= 0 {
+		gradG = norms[i]
+	}
+	if i := slices.Index(r.nets, "D"); i >= 0 {
+		gradD = norms[i]
+	}
+	if r.lossAt >= 0 {
+		loss = p.Stats[r.lossAt]
+	}
+	ws := r.watch.Step(p.Step, p.Epoch+1, loss, gradG, gradD)
 	if len(ws) > 0 {
 		bar.clear()
 	}
-	return norms[0], norms[1], r.warn(ws)
+	return norms, r.warn(ws)
 }
 
 // warn prints warnings to the log and appends them to warnings.jsonl.
@@ -307,57 +471,69 @@ func (r *runDir) warn(ws []eval.Warning) error {
 	return nil
 }
 
+// fixedGridSize is the number of images of the per-epoch sample grid.
+const fixedGridSize = 64
+
 // endOfEpoch writes the fixed-noise sample grid, checks its classes, runs
 // the evaluation when evalNow, and writes the metrics, the plots and the
 // checkpoint (last, so that it is only replaced once the rest is saved).
-func (r *runDir) endOfEpoch(g *nn.GAN, gridName string, batches, epoch int, evalNow bool) error {
-	const n = 64
-	z := g.Noise(n, nn.RandKey{Seed: g.Cfg.Seed, Stream: nn.StreamID(nn.PurposeFixed, 0)})
-	out := g.Generate(z)
-	if r.fixed == nil {
-		r.fixed = make([]float32, n*nn.ImageDim)
-	}
-	if err := g.B.Download(r.fixed, out); err != nil {
-		return fmt.Errorf("sample grid: %w", err)
-	}
-	if err := imageio.WritePNG(filepath.Join(r.samples, gridName), imageio.Grid(r.fixed, n, 8, 2)); err != nil {
-		return err
-	}
-	if r.watch != nil {
-		o, err := r.clf.Run(r.fixed)
-		if err != nil {
-			return fmt.Errorf("divergence watch: %w", err)
+func (r *runDir) endOfEpoch(m model.Model, gridName string, batches, epoch int, evalNow bool) error {
+	if r.gen != nil {
+		z := hostNoise(nn.RandKey{Seed: r.seed, Stream: nn.StreamID(nn.PurposeFixed, 0)}, fixedGridSize, r.gen.LatentDim())
+		if r.fixed == nil {
+			r.fixed = make([]float32, fixedGridSize*r.shape.Size())
 		}
-		if err := r.warn(r.watch.Classes(g.Step, epoch, eval.Histogram(o.Probs, eval.NumClasses))); err != nil {
+		if err := r.gen.Generate(z, r.fixed); err != nil {
+			return fmt.Errorf("sample grid: %w", err)
+		}
+		if err := imageio.WritePNG(filepath.Join(r.samples, gridName), imageio.GridOf(r.fixed, fixedGridSize, r.shape, 8, 2)); err != nil {
 			return err
+		}
+		if r.watch != nil && r.clf != nil {
+			o, err := r.clf.Run(r.fixed)
+			if err != nil {
+				return fmt.Errorf("divergence watch: %w", err)
+			}
+			if err := r.warn(r.watch.Classes(m.Step(), epoch, eval.Histogram(o.Probs, eval.NumClasses))); err != nil {
+				return err
+			}
 		}
 	}
 	if evalNow && r.evaluator != nil {
-		if err := r.evaluate(g, epoch); err != nil {
+		if err := r.evaluate(epoch); err != nil {
 			return err
 		}
 	}
 	if err := r.metrics.flush(); err != nil {
 		return err
 	}
-	if r.warnings != nil {
-		if err := r.warnings.flush(); err != nil {
-			return err
-		}
-	}
-	if err := writeLossPlot(filepath.Join(r.dir, "loss.png"), r.metrics.rows, batches); err != nil {
+	if err := writeLossPlot(filepath.Join(r.dir, "loss.png"), m.Stats(), &r.metrics.metricsTable, batches); err != nil {
 		return err
 	}
-	if err := writeEvalPlot(filepath.Join(r.dir, "eval.png"), r.metrics.rows, batches); err != nil {
+	if err := writeEvalPlot(filepath.Join(r.dir, "eval.png"), &r.metrics.metricsTable, batches); err != nil {
 		return err
 	}
-	return g.Save(r.checkpoint)
+	return model.Save(m, r.checkpoint)
+}
+
+// interrupted ends a run stopped by a signal: it writes the logs and a
+// checkpoint of the step reached, and returns the error that makes gan
+// exit with status 130.
+func (r *runDir) interrupted(m model.Model, batches int) error {
+	if err := r.close(); err != nil {
+		return err
+	}
+	if err := model.Save(m, r.checkpoint); err != nil {
+		return exitError{fmt.Errorf("interrupted at step %d, and the checkpoint could not be saved: %w", m.Step(), err), exitInterrupted}
+	}
+	return exitError{fmt.Errorf("interrupted at step %d (epoch %d, %d of %d batches done): saved %s; continue with gan train --resume %s --out %s",
+		m.Step(), m.Step()/batches+1, m.Step()%batches, batches, r.checkpoint, r.checkpoint, r.dir), exitInterrupted}
 }
 
 // evaluate measures evalN samples as gan eval does and records the
-// metrics on the epoch's last row of metrics.csv.
-func (r *runDir) evaluate(g *nn.GAN, epoch int) error {
-	pix, err := generateSamples(g, r.evalN, r.evalSeed)
+// metrics on the last row of metrics.csv.
+func (r *runDir) evaluate(epoch int) error {
+	pix, err := generateSamples(r.gen, r.shape, r.evalN, r.seed)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"gan/cpu"
 	"gan/nn"
+	"gan/nn/models/seedgan"
 )
 
 // BenchmarkNearestTrainDistances times the nearest-neighbour search of 500
@@ -77,14 +78,16 @@ func BenchmarkFrechet(b *testing.B) {
 func BenchmarkGradNorms(b *testing.B) {
 	be := cpu.New()
 	defer be.Close()
-	g, d := nn.NewGenerator(8), nn.NewDiscriminator(8)
-	require.NoError(b, g.Alloc(be))
-	defer g.Free()
-	require.NoError(b, d.Alloc(be))
-	defer d.Free()
-	be.RandNormal(g.Params.Grad, 0, 1, nn.RandKey{Seed: 1})
-	be.RandNormal(d.Params.Grad, 0, 1, nn.RandKey{Seed: 2})
-	gn, err := NewGradNorms(be, g.Params, d.Params)
+	gp, dp := nn.NewParamSet(0), nn.NewParamSet(1000)
+	seedgan.NewGenerator(gp)
+	seedgan.NewDiscriminator(dp)
+	require.NoError(b, gp.Alloc(be))
+	defer gp.Free(be)
+	require.NoError(b, dp.Alloc(be))
+	defer dp.Free(be)
+	be.RandNormal(gp.Grad, 0, 1, nn.RandKey{Seed: 1})
+	be.RandNormal(dp.Grad, 0, 1, nn.RandKey{Seed: 2})
+	gn, err := NewGradNorms(be, gp, dp)
 	require.NoError(b, err)
 	defer gn.Free()
 	for b.Loop() {

@@ -20,6 +20,8 @@ import (
 	"strconv"
 
 	"gan/nn"
+	"gan/nn/graph"
+	"gan/nn/layer"
 )
 
 // The reference classifier is an MLP 784-512-256-10 with ReLU and
@@ -40,8 +42,8 @@ const (
 	ClassifierFormat = "gan-classifier-v1"
 	// ClassifierArch names the architecture in weights files.
 	ClassifierArch = "mlp-784-512-256-10-relu-dropout0.3"
-	// initStreamClassifier keeps the classifier's init streams apart from
-	// the GAN's (G uses 0…, D 1000…).
+	// initStreamClassifier is the classifier's legacy init stream base
+	// (see nn.PurposeInit).
 	initStreamClassifier = 2000
 )
 
@@ -76,18 +78,32 @@ func EmbeddedWeights(dataset string) (*nn.Tensors, error) {
 // Classifier is the reference classifier on one backend, with buffers for
 // batches of up to MaxRows images.
 type Classifier struct {
-	// Net is the model: Linear+ReLU, Dropout, Linear+ReLU, Dropout, Linear.
-	Net *nn.Sequential
+	// Net is the model: Linear+ReLU, Dropout, Linear+ReLU, Dropout, Linear,
+	// PyTorch's nn.Sequential names model.0 … model.6.
+	Net *layer.Sequential
+	// Params holds its weights.
+	Params *nn.ParamSet
 	// Meta is the metadata of the weights file it was loaded from (dataset,
 	// seed, test accuracy, …); empty for a freshly initialised one.
 	Meta map[string]string
 
 	b       nn.Backend
 	maxRows int
-	pass    nn.Pass
 	in      nn.Mat // maxRows×784 input staging buffer
 	host    []float32
+	progs   map[int]*classifyProgram
 }
+
+// classifyProgram is the compiled evaluation-mode forward pass for n rows.
+type classifyProgram struct {
+	prog             *graph.Program
+	x                *graph.Node
+	features, logits *graph.Node
+}
+
+// featureEnd is the number of layers (of Net.Layers) whose output is the
+// feature space: the second Linear and its ReLU.
+const featureEnd = 5
 
 // NewClassifier allocates an untrained classifier on b for batches of up to
 // maxRows rows. Call [Classifier.Init] or [Classifier.Load] before use.
@@ -95,23 +111,27 @@ func NewClassifier(b nn.Backend, maxRows int) (*Classifier, error) {
 	if maxRows < 1 {
 		return nil, fmt.Errorf("classifier: batch of %d rows", maxRows)
 	}
-	net := nn.NewSequential("classifier", nn.ImageDim, maxRows, initStreamClassifier,
-		nn.NewLinear(nn.ImageDim, Hidden1), nn.NewLeakyReLU(0), nn.NewDropout(ClassifierDropout),
-		nn.NewLinear(Hidden1, FeatureDim), nn.NewLeakyReLU(0), nn.NewDropout(ClassifierDropout),
-		nn.NewLinear(FeatureDim, NumClasses),
+	ps := nn.NewParamSet(initStreamClassifier)
+	net := layer.NewSequential(ps, "model",
+		layer.Linear(imageDim, Hidden1), layer.ReLU(), layer.Dropout(ClassifierDropout),
+		layer.Linear(Hidden1, FeatureDim), layer.ReLU(), layer.Dropout(ClassifierDropout),
+		layer.Linear(FeatureDim, NumClasses),
 	)
-	c := &Classifier{Net: net, Meta: map[string]string{}, b: b, maxRows: maxRows}
-	if err := net.Alloc(b); err != nil {
-		net.Free()
+	c := &Classifier{Net: net, Params: ps, Meta: map[string]string{}, b: b, maxRows: maxRows, progs: map[int]*classifyProgram{}}
+	if err := ps.Alloc(b); err != nil {
+		ps.Free(b)
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
 	var err error
-	if c.in, err = b.Alloc(maxRows, nn.ImageDim); err != nil {
-		net.Free()
+	if c.in, err = b.Alloc(maxRows, imageDim); err != nil {
+		ps.Free(b)
 		return nil, fmt.Errorf("classifier input buffer: %w", err)
 	}
 	return c, nil
 }
+
+// imageDim is the width of a flattened 28×28 image.
+const imageDim = 28 * 28
 
 // LoadClassifier builds a classifier on b and loads its weights: those of
 // the file at path, or the shipped weights of dataset when path is "".
@@ -142,27 +162,24 @@ func LoadClassifier(b nn.Backend, dataset, path string, maxRows int) (*Classifie
 
 // Init draws fresh weights from seed (PyTorch's nn.Linear init).
 func (c *Classifier) Init(seed uint64) error {
-	c.Net.InitParams(seed)
+	c.Net.Init(c.b, seed)
 	return c.b.Sync()
 }
 
-// MaxRows is the largest batch [Classifier.Forward] accepts.
+// MaxRows is the largest batch the classifier runs at once.
 func (c *Classifier) MaxRows() int { return c.maxRows }
 
 // Free releases the classifier's device memory.
 func (c *Classifier) Free() {
-	c.Net.Free()
+	for _, p := range c.progs {
+		p.prog.Free()
+	}
+	c.progs = map[int]*classifyProgram{}
+	c.Params.Free(c.b)
 	if !c.in.Empty() {
 		c.b.Free(c.in)
+		c.in = nn.Mat{}
 	}
-}
-
-// shape gives a parameter's PyTorch shape: biases are vectors.
-func shape(p *nn.Param) []int {
-	if p.Rows == 1 {
-		return []int{p.Cols}
-	}
-	return []int{p.Rows, p.Cols}
 }
 
 // Load copies the weights in t onto the device. t must hold exactly the
@@ -171,7 +188,7 @@ func (c *Classifier) Load(t *nn.Tensors) error {
 	if f := t.Meta["format"]; f != ClassifierFormat {
 		return fmt.Errorf("not a classifier weights file (format %q, want %q)", f, ClassifierFormat)
 	}
-	params := c.Net.Params.Params()
+	params := c.Params.Params()
 	if len(t.Names) != len(params) {
 		return fmt.Errorf("weights file has %d tensors, the classifier has %d", len(t.Names), len(params))
 	}
@@ -180,8 +197,8 @@ func (c *Classifier) Load(t *nn.Tensors) error {
 		if !ok {
 			return fmt.Errorf("weights file lacks tensor %s", p.Name)
 		}
-		if !slices.Equal(t.Shapes[p.Name], shape(p)) {
-			return fmt.Errorf("tensor %s has shape %v, the classifier needs %v", p.Name, t.Shapes[p.Name], shape(p))
+		if !slices.Equal(t.Shapes[p.Name], p.Shape) {
+			return fmt.Errorf("tensor %s has shape %v, the classifier needs %v", p.Name, t.Shapes[p.Name], p.Shape)
 		}
 		for _, x := range v {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
@@ -203,12 +220,12 @@ func (c *Classifier) Load(t *nn.Tensors) error {
 // with meta added to the metadata (format and architecture are set here).
 func (c *Classifier) Tensors(meta map[string]string) (*nn.Tensors, error) {
 	t := nn.NewTensors()
-	for _, p := range c.Net.Params.Params() {
+	for _, p := range c.Params.Params() {
 		v := make([]float32, p.Value.Len())
 		if err := c.b.Download(v, p.Value); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", p.Name, err)
 		}
-		t.Add(p.Name, shape(p), v)
+		t.Add(p.Name, slices.Clone(p.Shape), v)
 	}
 	for k, v := range meta {
 		t.Meta[k] = v
@@ -228,24 +245,25 @@ func (c *Classifier) TestAccuracy() float64 {
 	return v
 }
 
-// Forward runs the classifier in evaluation mode (dropout off) on x (n×784,
-// n ≤ MaxRows, pixels in [−1, 1]) and returns views of its buffers: the
-// n×FeatureDim penultimate-layer activations and the n×NumClasses logits.
-// The next forward pass overwrites them.
-func (c *Classifier) Forward(x nn.Mat) (features, logits nn.Mat) {
-	c.pass = nn.Pass{}
-	for i, l := range c.Net.Layers {
-		x = l.Forward(x, &c.pass, i)
-		if i == featureLayer {
-			features = x
-		}
+// program returns the compiled evaluation-mode forward pass for n rows.
+func (c *Classifier) program(n int) (*classifyProgram, error) {
+	if p := c.progs[n]; p != nil {
+		return p, nil
 	}
-	return features, x
+	g := graph.New()
+	p := &classifyProgram{x: g.Input("images", graph.Shape{n, imageDim})}
+	ctx := &layer.Ctx{G: g}
+	p.features = c.Net.ForwardRange(ctx, p.x, 0, featureEnd)
+	p.logits = c.Net.ForwardRange(ctx, p.features, featureEnd, len(c.Net.Layers))
+	g.Output(p.features, p.logits)
+	prog, err := g.Compile(c.b)
+	if err != nil {
+		return nil, fmt.Errorf("classifier: %w", err)
+	}
+	p.prog = prog
+	c.progs[n] = p
+	return p, nil
 }
-
-// featureLayer is the index, in Net.Layers after fusion, of the second
-// Linear+ReLU, whose output is the feature space.
-const featureLayer = 2
 
 // Outputs are the classifier's outputs on a set of images, on the host.
 type Outputs struct {
@@ -261,10 +279,10 @@ type Outputs struct {
 // Run classifies images (n×784 host values in [−1, 1]) in batches of
 // MaxRows and returns features and class probabilities.
 func (c *Classifier) Run(images []float32) (*Outputs, error) {
-	if len(images)%nn.ImageDim != 0 {
-		return nil, fmt.Errorf("classifier: %d values are not whole %d-pixel images", len(images), nn.ImageDim)
+	if len(images)%imageDim != 0 {
+		return nil, fmt.Errorf("classifier: %d values are not whole %d-pixel images", len(images), imageDim)
 	}
-	n := len(images) / nn.ImageDim
+	n := len(images) / imageDim
 	out := &Outputs{N: n, Features: make([]float32, n*FeatureDim), Probs: make([]float64, n*NumClasses)}
 	if len(c.host) < c.maxRows*NumClasses {
 		c.host = make([]float32, c.maxRows*NumClasses)
@@ -272,14 +290,23 @@ func (c *Classifier) Run(images []float32) (*Outputs, error) {
 	for lo := 0; lo < n; lo += c.maxRows {
 		m := min(c.maxRows, n-lo)
 		x := c.in.RowView(0, m)
-		if err := c.b.Upload(x, images[lo*nn.ImageDim:(lo+m)*nn.ImageDim]); err != nil {
+		if err := c.b.Upload(x, images[lo*imageDim:(lo+m)*imageDim]); err != nil {
 			return nil, fmt.Errorf("classifier input: %w", err)
 		}
-		feat, logits := c.Forward(x)
-		if err := c.b.Download(out.Features[lo*FeatureDim:(lo+m)*FeatureDim], feat); err != nil {
+		p, err := c.program(m)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.prog.Bind(p.x, x); err != nil {
+			return nil, err
+		}
+		if err := p.prog.Run(0, 0); err != nil {
+			return nil, fmt.Errorf("classifier: %w", err)
+		}
+		if err := c.b.Download(out.Features[lo*FeatureDim:(lo+m)*FeatureDim], p.prog.Mat(p.features)); err != nil {
 			return nil, fmt.Errorf("classifier features: %w", err)
 		}
-		if err := c.b.Download(c.host[:m*NumClasses], logits); err != nil {
+		if err := c.b.Download(c.host[:m*NumClasses], p.prog.Mat(p.logits)); err != nil {
 			return nil, fmt.Errorf("classifier logits: %w", err)
 		}
 		for i := 0; i < m; i++ {

@@ -28,7 +28,7 @@ const DefaultNNRef = 10000
 // so every subset the evaluator takes is a fixed pseudo-random one: a prefix
 // of a permutation drawn from the shared generator with seed 0 and these
 // stream ids (purpose 0x101, index 0 for the training set, 1 for the test set).
-const purposeEvalSubset = 0x101
+const purposeEvalSubset = nn.PurposeEvalSubset
 
 // subsetOrder returns the evaluator's fixed permutation of n images.
 func subsetOrder(n int, index uint64) []int32 {
@@ -45,10 +45,10 @@ func pixels(s *mnist.Set, idx []int32) []float32 {
 		v := float32(p) / 255
 		table[p] = (v - 0.5) / 0.5
 	}
-	out := make([]float32, len(idx)*nn.ImageDim)
+	out := make([]float32, len(idx)*imageDim)
 	for k, i := range idx {
 		for j, p := range s.Image(int(i)) {
-			out[k*nn.ImageDim+j] = table[p]
+			out[k*imageDim+j] = table[p]
 		}
 	}
 	return out
@@ -119,7 +119,7 @@ func NewEvaluator(b nn.Backend, c *Classifier, train, test *mnist.Set, opt Optio
 	if opt.Chunk <= 0 {
 		opt.Chunk = 500
 	}
-	if train.Pixels() != nn.ImageDim || test.Pixels() != nn.ImageDim {
+	if train.Pixels() != imageDim || test.Pixels() != imageDim {
 		return nil, fmt.Errorf("evaluator: images must be 28x28")
 	}
 	e := &Evaluator{C: c, b: b, train: train, test: test, chunk: opt.Chunk, NNRef: min(opt.NNRef, train.N)}
@@ -144,7 +144,7 @@ func NewEvaluator(b nn.Backend, c *Classifier, train, test *mnist.Set, opt Optio
 		m          *nn.Mat
 		what       string
 		rows, cols int
-	}{{&e.ref, "nearest-neighbour reference", e.NNRef, nn.ImageDim}, {&e.x, "query images", e.chunk, nn.ImageDim}, {&e.dots, "distance products", e.chunk, e.NNRef}} {
+	}{{&e.ref, "nearest-neighbour reference", e.NNRef, imageDim}, {&e.x, "query images", e.chunk, imageDim}, {&e.dots, "distance products", e.chunk, e.NNRef}} {
 		if *a.m, err = b.Alloc(a.rows, a.cols); err != nil {
 			return nil, fmt.Errorf("evaluator: %s: %w", a.what, err)
 		}
@@ -169,11 +169,11 @@ func (e *Evaluator) Free() {
 
 // rowNorms returns ‖row‖² of each 784-pixel image, in float64.
 func rowNorms(pix []float32) []float64 {
-	n := len(pix) / nn.ImageDim
+	n := len(pix) / imageDim
 	out := make([]float64, n)
 	for i := range out {
 		var s float64
-		for _, v := range pix[i*nn.ImageDim : (i+1)*nn.ImageDim] {
+		for _, v := range pix[i*imageDim : (i+1)*imageDim] {
 			s += float64(v) * float64(v)
 		}
 		out[i] = s
@@ -186,13 +186,13 @@ func rowNorms(pix []float32) []float64 {
 // images, from ‖a‖² + ‖b‖² − 2a·b with the products a·b computed by the
 // backend's MatMul.
 func (e *Evaluator) NearestTrainDistances(images []float32) ([]float64, error) {
-	n := len(images) / nn.ImageDim
+	n := len(images) / imageDim
 	norms := rowNorms(images)
 	out := make([]float64, n)
 	for lo := 0; lo < n; lo += e.chunk {
 		m := min(e.chunk, n-lo)
 		x := e.x.RowView(0, m)
-		if err := e.b.Upload(x, images[lo*nn.ImageDim:(lo+m)*nn.ImageDim]); err != nil {
+		if err := e.b.Upload(x, images[lo*imageDim:(lo+m)*imageDim]); err != nil {
 			return nil, fmt.Errorf("nearest neighbours: %w", err)
 		}
 		d := e.dots.RowView(0, m)
@@ -214,7 +214,7 @@ func (e *Evaluator) NearestTrainDistances(images []float32) ([]float64, error) {
 
 // Evaluate measures images (n×784 host values in [−1, 1], n ≥ 2).
 func (e *Evaluator) Evaluate(images []float32) (*Metrics, error) {
-	if len(images)%nn.ImageDim != 0 || len(images) < 2*nn.ImageDim {
+	if len(images)%imageDim != 0 || len(images) < 2*imageDim {
 		return nil, fmt.Errorf("evaluate: %d values are not at least two whole images", len(images))
 	}
 	for _, v := range images {

@@ -7,13 +7,13 @@ import (
 	"gan/nn"
 )
 
-// SeedNoise returns the generator input of image 0 of "gan sample --seed
-// seed": elements 0…ZDim−1 of stream (PurposeSample, 0) of that seed. A
-// latent walk between seeds therefore starts and ends on images that gan
-// sample shows.
-func SeedNoise(seed uint64) []float32 {
+// SeedNoise returns the dim-wide generator input of image 0 of "gan
+// sample --seed seed": elements 0…dim−1 of stream (PurposeSample, 0) of
+// that seed. A latent walk between seeds therefore starts and ends on
+// images that gan sample shows.
+func SeedNoise(seed uint64, dim int) []float32 {
 	key := nn.RandKey{Seed: seed, Stream: nn.StreamID(nn.PurposeSample, 0)}
-	z := make([]float32, nn.ZDim)
+	z := make([]float32, dim)
 	for i := range z {
 		z[i] = key.Normal(uint64(i))
 	}
@@ -55,18 +55,18 @@ func Slerp(a, b []float32, t float64) []float32 {
 
 // LatentWalk returns the generator inputs of a walk through the seeds'
 // noise vectors: for each leg seeds[i] → seeds[i+1], frames+1 points at
-// t = 0, 1/frames, …, 1. The result is legs·(frames+1) rows of ZDim values,
+// t = 0, 1/frames, …, 1. The result is legs·(frames+1) rows of dim values,
 // one leg per row of a grid of frames+1 columns.
-func LatentWalk(seeds []uint64, frames int) ([]float32, error) {
+func LatentWalk(seeds []uint64, frames, dim int) ([]float32, error) {
 	if len(seeds) < 2 {
 		return nil, fmt.Errorf("latent walk: %d seeds, need at least 2", len(seeds))
 	}
 	if frames < 1 {
 		return nil, fmt.Errorf("latent walk: %d frames per leg, need at least 1", frames)
 	}
-	out := make([]float32, 0, (len(seeds)-1)*(frames+1)*nn.ZDim)
+	out := make([]float32, 0, (len(seeds)-1)*(frames+1)*dim)
 	for i := 0; i+1 < len(seeds); i++ {
-		a, b := SeedNoise(seeds[i]), SeedNoise(seeds[i+1])
+		a, b := SeedNoise(seeds[i], dim), SeedNoise(seeds[i+1], dim)
 		for k := 0; k <= frames; k++ {
 			out = append(out, Slerp(a, b, float64(k)/float64(frames))...)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"gan/cpu"
 	"gan/nn"
+	"gan/nn/models/seedgan"
 )
 
 func TestWatchDLossFloor(t *testing.T) {
@@ -76,18 +77,19 @@ func TestWatchClasses(t *testing.T) {
 func TestGradNorms(t *testing.T) {
 	b := cpu.New()
 	defer b.Close()
-	g := nn.NewGenerator(8)
-	d := nn.NewDiscriminator(8)
-	require.NoError(t, g.Alloc(b))
-	defer g.Free()
-	require.NoError(t, d.Alloc(b))
-	defer d.Free()
+	gp, dp := nn.NewParamSet(0), nn.NewParamSet(1000)
+	seedgan.NewGenerator(gp)
+	seedgan.NewDiscriminator(dp)
+	require.NoError(t, gp.Alloc(b))
+	defer gp.Free(b)
+	require.NoError(t, dp.Alloc(b))
+	defer dp.Free(b)
 	small := nn.NewParamSet(0)
 	small.Add("w", 3, 5) // 15 values: tail only
 	require.NoError(t, small.Alloc(b))
 	defer small.Free(b)
 	want := make([]float64, 3)
-	for i, ps := range []*nn.ParamSet{g.Params, d.Params, small} {
+	for i, ps := range []*nn.ParamSet{gp, dp, small} {
 		b.RandNormal(ps.Grad, 0, float32(i+1), nn.RandKey{Seed: 1, Stream: uint64(i)})
 		v := make([]float32, ps.Size())
 		require.NoError(t, b.Download(v, ps.Grad))
@@ -97,7 +99,7 @@ func TestGradNorms(t *testing.T) {
 		}
 		want[i] = math.Sqrt(s)
 	}
-	gn, err := NewGradNorms(b, g.Params, d.Params, small)
+	gn, err := NewGradNorms(b, gp, dp, small)
 	require.NoError(t, err)
 	defer gn.Free()
 	for rep := 0; rep < 2; rep++ { // buffers are reused
@@ -107,24 +109,24 @@ func TestGradNorms(t *testing.T) {
 			assert.InDelta(t, want[i], got[i], 1e-5*want[i], "set %d", i)
 		}
 	}
-	assert.Equal(t, 1486352, g.Params.Size()) // not a multiple of 1024: the tail is used
+	assert.Equal(t, 1486352, gp.Size()) // not a multiple of 1024: the tail is used
 }
 
 // SeedNoise is row 0 of the noise gan sample draws for that seed.
 func TestSeedNoiseMatchesDevice(t *testing.T) {
 	b := cpu.New()
 	defer b.Close()
-	z, err := b.Alloc(2, nn.ZDim)
+	z, err := b.Alloc(2, zdim)
 	require.NoError(t, err)
 	b.RandNormal(z, 0, 1, nn.RandKey{Seed: 42, Stream: nn.StreamID(nn.PurposeSample, 0)})
-	host := make([]float32, 2*nn.ZDim)
+	host := make([]float32, 2*zdim)
 	require.NoError(t, b.Download(host, z))
-	assert.Equal(t, host[:nn.ZDim], SeedNoise(42))
-	assert.NotEqual(t, SeedNoise(42), SeedNoise(43))
+	assert.Equal(t, host[:zdim], SeedNoise(42, zdim))
+	assert.NotEqual(t, SeedNoise(42, zdim), SeedNoise(43, zdim))
 }
 
 func TestSlerp(t *testing.T) {
-	a, c := SeedNoise(1), SeedNoise(2)
+	a, c := SeedNoise(1, zdim), SeedNoise(2, zdim)
 	assert.Equal(t, a, Slerp(a, c, 0))
 	end := Slerp(a, c, 1)
 	for i := range c {
@@ -142,17 +144,20 @@ func TestSlerp(t *testing.T) {
 }
 
 func TestLatentWalk(t *testing.T) {
-	z, err := LatentWalk([]uint64{1, 2, 3}, 4)
+	z, err := LatentWalk([]uint64{1, 2, 3}, 4, zdim)
 	require.NoError(t, err)
-	require.Len(t, z, 2*5*nn.ZDim)
-	row := func(i int) []float32 { return z[i*nn.ZDim : (i+1)*nn.ZDim] }
-	assert.Equal(t, SeedNoise(1), row(0))
-	assert.Equal(t, SeedNoise(2), row(5)) // the second leg starts at seed 2
+	require.Len(t, z, 2*5*zdim)
+	row := func(i int) []float32 { return z[i*zdim : (i+1)*zdim] }
+	assert.Equal(t, SeedNoise(1, zdim), row(0))
+	assert.Equal(t, SeedNoise(2, zdim), row(5)) // the second leg starts at seed 2
 	for i, v := range row(4) {
-		assert.InDelta(t, SeedNoise(2)[i], v, 1e-5)
+		assert.InDelta(t, SeedNoise(2, zdim)[i], v, 1e-5)
 	}
-	_, err = LatentWalk([]uint64{1}, 4)
+	_, err = LatentWalk([]uint64{1}, 4, zdim)
 	assert.Error(t, err)
-	_, err = LatentWalk([]uint64{1, 2}, 0)
+	_, err = LatentWalk([]uint64{1, 2}, 0, zdim)
 	assert.Error(t, err)
 }
+
+// zdim is the seed generator's noise width.
+const zdim = seedgan.ZDim

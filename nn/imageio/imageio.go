@@ -1,5 +1,7 @@
-// Package imageio turns generator outputs into PNG files: single 28×28
-// 8-bit grayscale images and grids, white digit on black as in MNIST.
+// Package imageio turns generator outputs into PNG files: single images and
+// grids of images of any C×H×W shape with one (gray) or three (RGB)
+// channels, pixel values in [−1, 1] mapped to 0…255, white digit on black
+// for MNIST-style gray images.
 package imageio
 
 import (
@@ -13,8 +15,30 @@ import (
 	"gan/nn"
 )
 
-// Side is the width and height of an image.
+// Side is the width and height of an MNIST image.
 const Side = 28
+
+// Shape is the C×H×W of one image: C channels (1 for gray, 3 for RGB) of
+// H rows of W values, channel-major as PyTorch lays out a tensor.
+type Shape struct{ C, H, W int }
+
+// MNIST is the shape of an MNIST image, 1×28×28.
+var MNIST = Shape{C: 1, H: Side, W: Side}
+
+// Size is the number of values of one image, C·H·W.
+func (s Shape) Size() int { return s.C * s.H * s.W }
+
+// String writes the shape as C×H×W.
+func (s Shape) String() string { return fmt.Sprintf("%d×%d×%d", s.C, s.H, s.W) }
+
+// Check returns an error unless images of the shape can be written as PNG:
+// one or three channels and a positive height and width.
+func (s Shape) Check() error {
+	if (s.C != 1 && s.C != 3) || s.H < 1 || s.W < 1 {
+		return fmt.Errorf("images of shape %s cannot be written as PNG: want 1 (gray) or 3 (RGB) channels and a positive size", s)
+	}
+	return nil
+}
 
 // ToGray maps a [−1, 1] pixel (the generator's Tanh range) to 0…255:
 // round((v+1)/2·255), clamped, NaN as 0.
@@ -29,32 +53,61 @@ func ToGray(v float32) uint8 {
 	return uint8(math.Round(x))
 }
 
-// Image converts one flattened 784-value image to a grayscale image.
+// Image converts one flattened 784-value MNIST image to a grayscale image.
 func Image(pix []float32) *image.Gray {
-	img := image.NewGray(image.Rect(0, 0, Side, Side))
-	for i, v := range pix[:Side*Side] {
-		img.Pix[i] = ToGray(v)
-	}
-	return img
+	return ImageOf(pix, MNIST).(*image.Gray)
 }
 
-// Grid lays out n images (n×784 values, row-major) in rows of cols images,
-// with pad black pixels between and around them.
+// Grid lays out n MNIST images (n×784 values, row-major) in rows of cols
+// images, with pad black pixels between and around them.
 func Grid(pix []float32, n, cols, pad int) *image.Gray {
+	return GridOf(pix, n, MNIST, cols, pad).(*image.Gray)
+}
+
+// ImageOf converts one image of shape s (s.Size() values) to an
+// *image.Gray for one channel or an *image.RGBA for three. The shape must
+// pass [Shape.Check].
+func ImageOf(pix []float32, s Shape) image.Image {
+	return GridOf(pix, 1, s, 1, 0)
+}
+
+// GridOf lays out n images of shape s (n·s.Size() values, image after
+// image) in rows of cols images, with pad black pixels between and around
+// them: an *image.Gray for one channel, an opaque *image.RGBA for three.
+// The shape must pass [Shape.Check].
+func GridOf(pix []float32, n int, s Shape, cols, pad int) image.Image {
 	rows := (n + cols - 1) / cols
-	w := cols*(Side+pad) + pad
-	h := rows*(Side+pad) + pad
-	img := image.NewGray(image.Rect(0, 0, w, h))
+	r := image.Rect(0, 0, cols*(s.W+pad)+pad, rows*(s.H+pad)+pad)
+	var gray *image.Gray
+	var rgb *image.RGBA
+	if s.C == 1 {
+		gray = image.NewGray(r)
+	} else {
+		rgb = image.NewRGBA(r)
+		for i := 3; i < len(rgb.Pix); i += 4 {
+			rgb.Pix[i] = 255 // opaque black background
+		}
+	}
+	plane := s.H * s.W
 	for k := 0; k < n; k++ {
-		x0 := pad + (k%cols)*(Side+pad)
-		y0 := pad + (k/cols)*(Side+pad)
-		for y := 0; y < Side; y++ {
-			for x := 0; x < Side; x++ {
-				img.SetGray(x0+x, y0+y, color.Gray{Y: ToGray(pix[k*nn.ImageDim+y*Side+x])})
+		img := pix[k*s.Size() : (k+1)*s.Size()]
+		x0 := pad + (k%cols)*(s.W+pad)
+		y0 := pad + (k/cols)*(s.H+pad)
+		for y := 0; y < s.H; y++ {
+			for x := 0; x < s.W; x++ {
+				i := y*s.W + x
+				if gray != nil {
+					gray.SetGray(x0+x, y0+y, color.Gray{Y: ToGray(img[i])})
+					continue
+				}
+				rgb.SetRGBA(x0+x, y0+y, color.RGBA{R: ToGray(img[i]), G: ToGray(img[plane+i]), B: ToGray(img[2*plane+i]), A: 255})
 			}
 		}
 	}
-	return img
+	if gray != nil {
+		return gray
+	}
+	return rgb
 }
 
 // WritePNG encodes img as PNG to path atomically.
