@@ -69,7 +69,7 @@ func storage(r, c int, trans bool) (int, int) {
 //
 // A float32 evaluation rounds K partial sums, the beta term and the result,
 // each by at most 2⁻²⁴ relative to the scale above, so K+2 times 2⁻²⁴ is
-// the worst case. 0.1·K·2⁻²⁴ is the statistical bound of STYLE.md's
+// the worst case. 0.1·K·2⁻²⁴ is the statistical bound of docs/tolerances.md's
 // tolerance table (llm.c/ggml/PyTorch practice), right for long sums; 3·√(K+2)·2⁻²⁴ (six standard deviations of K+2
 // independent roundings) covers short ones, where the worst case is
 // reached (7-term sums of positive products miss 0.1·K + 1 by 30%). An

@@ -18,7 +18,7 @@
 
    Summation runs over k in order within a tile, with fused multiply-adds;
    results are deterministic but not bit-identical to the CPU, and are
-   compared with a float64 reference, within the bound of STYLE.md's
+   compared with a float64 reference, within the bound of docs/tolerances.md's
    tolerance table (llm.c/ggml/PyTorch practice) widened for short sums:
    error ≤ (0.1·K + 3·√(K+2))·2⁻²⁴·(|op(A)|·|op(B)| + |beta·C|)ij per
    element (gpu/matmul_test.go), which an indexing bug exceeds by orders of

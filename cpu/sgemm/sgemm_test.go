@@ -139,7 +139,7 @@ func (g *gemmCase) run(beta float32, c0 []float32) []float32 {
 //
 //	min(0.1·K + 5, K + 2).
 //
-// 0.1·K is the growth with K of STYLE.md's tolerance table (llm.c/ggml/PyTorch
+// 0.1·K is the growth with K of docs/tolerances.md's tolerance table (llm.c/ggml/PyTorch
 // practice: error ≤ 0.1·K·2⁻²⁴·(|A||B|)ᵢⱼ against float64). It alone is
 // not enough at small K: with random signs the error of a float32 dot
 // product relative to Σ|aₚbₚ| stays at a few units of 2⁻²⁴ whatever K is

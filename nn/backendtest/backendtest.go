@@ -11,7 +11,7 @@
 // with a tolerance class chosen and justified per op (tolerance.go):
 // bit-exact for single rounded float32 operations, ulps for functions
 // computed in float64 and rounded once, rounding-error bounds for short
-// float32 formulas and matrix products, STYLE.md's rtol/atol for losses.
+// float32 formulas and matrix products, docs/tolerances.md's rtol/atol for losses.
 //
 // [RunAgainstReference] compares a backend with the float64 reference
 // (package ref), which computes without float32 rounding;

@@ -72,7 +72,7 @@ func cases() []*testCase {
 // dimension k against the float64 reference, in units of
 // 2⁻²⁴·(|op(A)|·|op(B)| + |beta|·|C|)ij:
 //
-//   - k ≥ 100: 0.1·k, STYLE.md's statistical bound (llm.c, ggml and
+//   - k ≥ 100: 0.1·k, docs/tolerances.md's statistical bound (llm.c, ggml and
 //     PyTorch practice): rounding errors of a long sum grow like √k on
 //     average, far below the worst case k, and 0.1·k holds with a wide
 //     margin. Measured on the CPU backend (cpu.TestConformance, two
@@ -147,7 +147,7 @@ func matMulCase(name string, m, n, k int, transA, transB bool, beta float32, lay
 		c0 = garbage // ignored: NaNs must not propagate
 	}
 	t := tol{ref: checkBound(matMulUnits(m, n, k, transA, transB, beta)),
-		// PyTorch's own CPU/GPU comparison (STYLE.md): two correct
+		// PyTorch's own CPU/GPU comparison (docs/tolerances.md): two correct
 		// summation orders differ by up to ~8e-5 at k = 1024.
 		pair: check{kind: kindClose, rtol: 1e-3, atol: 1e-3}}
 	cArg, aArg, bArg := out("C", m, n, c0, t), in("A", ar, ac, uniform(-1, 1)), in("B", br, bc, uniform(-1, 1))
@@ -422,7 +422,7 @@ func dropoutCases() []*testCase {
 	return cs
 }
 
-// bceLogits are logits up to ±100 (STYLE.md: sigmoid-then-log gives +Inf
+// bceLogits are logits up to ±100 (docs/tolerances.md: sigmoid-then-log gives +Inf
 // from x ≈ 20), with the values where the stable form matters in front.
 var bceLogits = withSpecials(uniform(-100, 100),
 	[]float32{100, -100, 0, negZero, 20, -20, 1e-3, -1e-3, 40, -40, 88.7, -88.7, 99.99, 1e-30})
@@ -450,7 +450,7 @@ func lossCases() []*testCase {
 	// Softmax: computed in float64 on the CPU; the documentation leaves
 	// the precision open, so the reference allows 4 roundings relative to
 	// each probability (a float32 exp and division) and two backends
-	// STYLE.md's loss tolerance.
+	// docs/tolerances.md's loss tolerance.
 	smTol := tol{ref: checkBound(rel(4)), pair: checkLoss}
 	smIn := func(r *rand.Rand, rows, cols int) []float32 {
 		v := uniform(-30, 30)(r, rows, cols)
@@ -516,7 +516,7 @@ func adamCases() []*testCase {
 			cs = append(cs, &testCase{
 				op: "Adam", name: fmt.Sprintf("%s/step=%d", shapeName(rows, cols), step),
 				args: []arg{
-					// STYLE.md: the parameter within atol 1e-7 + rtol 1e-6
+					// docs/tolerances.md: the parameter within atol 1e-7 + rtol 1e-6
 					// after a step; between two backends the same float32
 					// formula gives the same bits.
 					out("p", rows, cols, uniform(-1, 1), tol{ref: check{kind: kindClose, rtol: 1e-6, atol: 1e-7}, pair: checkExact}),

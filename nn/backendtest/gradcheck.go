@@ -10,7 +10,7 @@ import (
 	"gan/nn/ref"
 )
 
-// Finite-difference settings: gradcheck's defaults (STYLE.md).
+// Finite-difference settings: gradcheck's defaults (docs/tolerances.md).
 const (
 	fdEps  = 1e-6
 	fdAtol = 1e-5

@@ -90,7 +90,7 @@ var (
 	// reference or between two summation orders.
 	tolReduction = tol{ref: checkULP(1), pair: checkULP(1)}
 
-	// tolLoss is STYLE.md's tolerance for losses and their gradients: rtol
+	// tolLoss is docs/tolerances.md's tolerance for losses and their gradients: rtol
 	// 1e-5, atol 1e-6 (exp and log1p of two math libraries and the order
 	// of the float64 sums differ in the last bits; the gradient is one or
 	// two float32 roundings of σ(x) − t, well within it). SoftmaxCE's
