@@ -69,6 +69,8 @@ type Backend struct {
 	jRandUniform randUniformJob
 	jRandNormal  randNormalJob
 	jGather      gatherJob
+	jIm2Col      im2colJob
+	jCol2Im      col2imJob
 	jScatter     scatterJob
 	jAxpby       axpbyJob
 	jMul2        stridedMulJob

@@ -300,6 +300,88 @@ type Backend interface {
 	// parameter gradients Σ_rows dy·x̂ and Σ_rows dy (summed in float64,
 	// overwriting them).
 	LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Mat)
+
+	// Im2Col gathers the patches of a 2-D convolution: cols is
+	// (N·OH·OW)×(C·KH·KW), row (n, oy, ox) and column (c, ky, kx) holding
+	// image element (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 where
+	// that lies in the padding; img is laid out as g.Layout says. With the
+	// columns in PyTorch's weight order, Conv2d is cols·Wᵀ. Contiguous
+	// operands only.
+	Im2Col(cols, img Mat, g ConvGeom)
+	// Col2Im is Im2Col's adjoint: each image element gets the float32 sum
+	// s of the cols entries Im2Col would copy it to, added from 0 in
+	// ascending (ky, kx) order (a gather, so every backend sums in the same
+	// order), img = s, or fl(fl(beta·img) + s) when beta ≠ 0. It is
+	// Conv2d's input gradient and ConvTranspose2d's forward. With beta = 0
+	// the old img is ignored (NaNs in it do not propagate).
+	Col2Im(img, cols Mat, g ConvGeom, beta float32)
+}
+
+// ConvGeom is the geometry of a 2-D convolution's patches: N images of C
+// channels and H×W pixels, a KH×KW kernel moved with strides SH, SW over
+// the image padded by PH, PW zeros on each side, giving an OH×OW grid of
+// patches with OH = (H + 2·PH − KH)/SH + 1 (rounded down), OW likewise.
+// A ConvTranspose2d's output is the "image" of the convolution that is its
+// adjoint, and its input the grid (output_padding only adds image rows and
+// columns that no patch reaches).
+type ConvGeom struct {
+	N, C, H, W     int
+	KH, KW, SH, SW int
+	PH, PW         int
+	OH, OW         int
+	// Layout is how img holds the images.
+	Layout ImageLayout
+}
+
+// ImageLayout is the memory layout of a batch of images.
+type ImageLayout uint8
+
+const (
+	// NHWC is channels-last: an (N·H·W)×C matrix, one row per pixel (the
+	// layout convolution layers compute in: a Conv2d's output cols·Wᵀ is
+	// already in it, and per-channel statistics are column sums).
+	NHWC ImageLayout = iota
+	// NCHW is PyTorch's layout: an N×(C·H·W) matrix, one row per image,
+	// channel-major (the layout of datasets, Linear layers and images).
+	// Im2Col and Col2Im with a 1×1 kernel convert between the two.
+	NCHW
+)
+
+// String names the layout.
+func (l ImageLayout) String() string {
+	if l == NCHW {
+		return "NCHW"
+	}
+	return "NHWC"
+}
+
+// ConvOut is the size of a convolution's output along one axis: (in +
+// 2·pad − k)/stride + 1, or an error when that is not positive.
+func ConvOut(in, k, stride, pad int) (int, error) {
+	if in < 1 || k < 1 || stride < 1 || pad < 0 {
+		return 0, fmt.Errorf("convolution of size %d with kernel %d, stride %d, padding %d: sizes must be positive", in, k, stride, pad)
+	}
+	if in+2*pad < k {
+		return 0, fmt.Errorf("kernel %d larger than the padded input %d+2·%d", k, in, pad)
+	}
+	return (in+2*pad-k)/stride + 1, nil
+}
+
+// ImageShape is the matrix shape of the images in g's layout.
+func (g ConvGeom) ImageShape() (rows, cols int) {
+	if g.Layout == NCHW {
+		return g.N, g.C * g.H * g.W
+	}
+	return g.N * g.H * g.W, g.C
+}
+
+// ColsShape is the matrix shape of g's patches.
+func (g ConvGeom) ColsShape() (rows, cols int) { return g.N * g.OH * g.OW, g.C * g.KH * g.KW }
+
+// String describes the geometry.
+func (g ConvGeom) String() string {
+	return fmt.Sprintf("%d×%d×%dx%d %v, kernel %dx%d, stride %dx%d, padding %dx%d, grid %dx%d",
+		g.N, g.C, g.H, g.W, g.Layout, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW)
 }
 
 // MapFn names an elementwise function of [Backend.Map].

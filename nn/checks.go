@@ -120,3 +120,33 @@ func shapesMatch(ms ...Mat) error {
 	}
 	return nil
 }
+
+// CheckConv returns an error unless g is a valid geometry (positive sizes,
+// OH and OW what the kernel, stride and padding give, a known layout) and
+// img and cols are contiguous matrices of its image and patch shapes.
+func CheckConv(img, cols Mat, g ConvGeom) error {
+	if g.N < 0 || g.C < 1 || g.Layout > NCHW {
+		return fmt.Errorf("bad geometry %v", g)
+	}
+	oh, err := ConvOut(g.H, g.KH, g.SH, g.PH)
+	if err != nil {
+		return fmt.Errorf("geometry %v: %w", g, err)
+	}
+	ow, err := ConvOut(g.W, g.KW, g.SW, g.PW)
+	if err != nil {
+		return fmt.Errorf("geometry %v: %w", g, err)
+	}
+	if oh != g.OH || ow != g.OW {
+		return fmt.Errorf("geometry %v: the grid is %dx%d", g, oh, ow)
+	}
+	if r, c := g.ImageShape(); img.Rows != r || img.Cols != c {
+		return fmt.Errorf("images %v, geometry %v needs %dx%d", img, g, r, c)
+	}
+	if r, c := g.ColsShape(); cols.Rows != r || cols.Cols != c {
+		return fmt.Errorf("patches %v, geometry %v needs %dx%d", cols, g, r, c)
+	}
+	if !img.Contiguous() || !cols.Contiguous() {
+		return fmt.Errorf("strided operand (images %v, patches %v)", img, cols)
+	}
+	return nil
+}

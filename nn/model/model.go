@@ -33,6 +33,16 @@ type Config struct {
 	Eps     float32 `json:"eps"`
 	Seed    uint64  `json:"seed"`
 	Dataset string  `json:"dataset"`
+	// Channels and Size are the images' shape (Channels×Size×Size) for
+	// families that take any square size (0: the family's own, 1×28×28 for
+	// MNIST-style data).
+	Channels int `json:"channels,omitempty"`
+	Size     int `json:"size,omitempty"`
+	// Loss is a GAN family's objective (bce, lsgan, hinge, wgan-gp; empty:
+	// the family's own).
+	Loss string `json:"loss,omitempty"`
+	// NCritic is the number of D (critic) steps per G step (0: 1).
+	NCritic int `json:"n_critic,omitempty"`
 }
 
 // Validate reports the first value that cannot be trained with, among the

@@ -704,3 +704,80 @@ func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma 
 		}
 	}
 }
+
+// Im2Col gathers the patches of a 2-D convolution (see [nn.Backend]).
+func (b *Backend) Im2Col(cols, img nn.Mat, g nn.ConvGeom) {
+	const op = "Im2Col"
+	if b.err != nil {
+		return
+	}
+	cv, iv := b.get(op, cols), b.get(op, img)
+	if b.err != nil || !b.check(op, nn.CheckConv(img, cols, g)) {
+		return
+	}
+	k := g.C * g.KH * g.KW
+	for n := range g.N {
+		for oy := range g.OH {
+			for ox := range g.OW {
+				row := ((n*g.OH+oy)*g.OW + ox) * k
+				for c := range g.C {
+					for ky := range g.KH {
+						for kx := range g.KW {
+							iy, ix := oy*g.SH-g.PH+ky, ox*g.SW-g.PW+kx
+							v := 0.0
+							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+								v = iv.data[imageIndex(g, n, c, iy, ix)]
+							}
+							cv.data[row+(c*g.KH+ky)*g.KW+kx] = v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// imageIndex is the index of element (n, c, y, x) in g's layout.
+func imageIndex(g nn.ConvGeom, n, c, y, x int) int {
+	if g.Layout == nn.NCHW {
+		return ((n*g.C+c)*g.H+y)*g.W + x
+	}
+	return ((n*g.H+y)*g.W+x)*g.C + c
+}
+
+// Col2Im is Im2Col's adjoint (see [nn.Backend]), summed in float64.
+func (b *Backend) Col2Im(img, cols nn.Mat, g nn.ConvGeom, beta float32) {
+	const op = "Col2Im"
+	if b.err != nil {
+		return
+	}
+	iv, cv := b.get(op, img), b.get(op, cols)
+	if b.err != nil || !b.check(op, nn.CheckConv(img, cols, g)) {
+		return
+	}
+	for i := range iv.data {
+		if beta == 0 {
+			iv.data[i] = 0
+		} else {
+			iv.data[i] *= float64(beta)
+		}
+	}
+	k := g.C * g.KH * g.KW
+	for n := range g.N {
+		for oy := range g.OH {
+			for ox := range g.OW {
+				row := ((n*g.OH+oy)*g.OW + ox) * k
+				for c := range g.C {
+					for ky := range g.KH {
+						for kx := range g.KW {
+							iy, ix := oy*g.SH-g.PH+ky, ox*g.SW-g.PW+kx
+							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+								iv.data[imageIndex(g, n, c, iy, ix)] += cv.data[row+(c*g.KH+ky)*g.KW+kx]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
