@@ -23,6 +23,9 @@ type Param struct {
 	Rows, Cols int
 	// Buffer marks a non-trainable tensor: it has no gradient.
 	Buffer bool
+	// Int64 marks a buffer that PyTorch keeps as int64 (BatchNorm's
+	// num_batches_tracked): held as float32 here, saved as I64.
+	Int64 bool
 	// InitIndex numbers the tensor's initialisation stream (see
 	// [PurposeInit]).
 	InitIndex uint64

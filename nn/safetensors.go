@@ -23,11 +23,15 @@ type Tensors struct {
 	Names  []string // in file order
 	Shapes map[string][]int
 	Data   map[string][]float32
+	// Int64 marks the tensors stored as I64 (PyTorch's integer buffers,
+	// e.g. BatchNorm's num_batches_tracked); their values are held here as
+	// float32, exact up to 2²⁴, and written rounded to integers.
+	Int64 map[string]bool
 }
 
 // NewTensors returns an empty set.
 func NewTensors() *Tensors {
-	return &Tensors{Meta: map[string]string{}, Shapes: map[string][]int{}, Data: map[string][]float32{}}
+	return &Tensors{Meta: map[string]string{}, Shapes: map[string][]int{}, Data: map[string][]float32{}, Int64: map[string]bool{}}
 }
 
 // Add appends a tensor; shape's product must equal len(data).
@@ -54,8 +58,16 @@ func (t *Tensors) Encode(w io.Writer) error {
 	}
 	var off int64
 	for _, name := range t.Names {
-		n := int64(len(t.Data[name])) * 4
-		header[name] = tensorInfo{DType: "F32", Shape: t.Shapes[name], Offsets: [2]int64{off, off + n}}
+		dtype, size := "F32", int64(4)
+		if t.Int64[name] {
+			dtype, size = "I64", 8
+		}
+		n := int64(len(t.Data[name])) * size
+		shape := t.Shapes[name]
+		if shape == nil {
+			shape = []int{} // a scalar: [] in JSON, not null
+		}
+		header[name] = tensorInfo{DType: dtype, Shape: shape, Offsets: [2]int64{off, off + n}}
 		off += n
 	}
 	hj, err := json.Marshal(header)
@@ -75,8 +87,13 @@ func (t *Tensors) Encode(w io.Writer) error {
 	}
 	buf := make([]byte, 0, 1<<16)
 	for _, name := range t.Names {
+		i64 := t.Int64[name]
 		for _, v := range t.Data[name] {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if i64 {
+				buf = binary.LittleEndian.AppendUint64(buf, uint64(int64(math.Round(float64(v)))))
+			} else {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			}
 			if len(buf) == cap(buf) {
 				if _, err := w.Write(buf); err != nil {
 					return err
@@ -186,8 +203,13 @@ func DecodeTensors(b []byte) (*Tensors, error) {
 		if err := d.Decode(&info); err != nil {
 			return nil, corrupt("tensor %q: %v", name, err)
 		}
-		if info.DType != "F32" {
-			return nil, corrupt("tensor %q: dtype %s, want F32", name, info.DType)
+		size := int64(4)
+		switch info.DType {
+		case "F32":
+		case "I64":
+			size = 8
+		default:
+			return nil, corrupt("tensor %q: dtype %s, want F32 (or I64 for integer buffers)", name, info.DType)
 		}
 		elems := int64(1)
 		for _, s := range info.Shape {
@@ -196,9 +218,9 @@ func DecodeTensors(b []byte) (*Tensors, error) {
 			}
 			elems *= int64(s)
 		}
-		if info.Offsets[1]-info.Offsets[0] != elems*4 || info.Offsets[0] < 0 {
+		if info.Offsets[1]-info.Offsets[0] != elems*size || info.Offsets[0] < 0 {
 			return nil, corrupt("tensor %q: shape %v needs %d bytes, offsets %v give %d",
-				name, info.Shape, elems*4, info.Offsets, info.Offsets[1]-info.Offsets[0])
+				name, info.Shape, elems*size, info.Offsets, info.Offsets[1]-info.Offsets[0])
 		}
 		entries = append(entries, entry{name, info})
 	}
@@ -215,6 +237,19 @@ func DecodeTensors(b []byte) (*Tensors, error) {
 	}
 	for _, e := range entries {
 		raw := data[e.info.Offsets[0]:e.info.Offsets[1]]
+		if e.info.DType == "I64" {
+			v := make([]float32, len(raw)/8)
+			for i := range v {
+				x := int64(binary.LittleEndian.Uint64(raw[8*i:]))
+				if x > 1<<24 || x < -(1<<24) {
+					return nil, corrupt("tensor %q: integer %d beyond 2^24", e.name, x)
+				}
+				v[i] = float32(x)
+			}
+			t.Add(e.name, e.info.Shape, v)
+			t.Int64[e.name] = true
+			continue
+		}
 		v := make([]float32, len(raw)/4)
 		for i := range v {
 			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))

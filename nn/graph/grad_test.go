@@ -329,6 +329,44 @@ func fdCases() []fdCase {
 			build: func(g *graph.Graph, x []*graph.Node, _ *graph.Index) *graph.Node {
 				return g.LayerNorm(x[0], x[1], x[2], 1e-5)
 			}},
+		// Convolutions (Im2Col, Col2Im and MatMul underneath), from NCHW and
+		// channels-last inputs, and the layout conversions.
+		fdCase{name: "conv2d/nchw", shapes: []graph.Shape{{2, 2, 5, 5}, {3, 2, 3, 3}, {3}},
+			build: func(g *graph.Graph, x []*graph.Node, _ *graph.Index) *graph.Node {
+				im := graph.Image{N: 2, C: 2, H: 5, W: 5, Layout: nn.NCHW}
+				y, _ := g.Conv2d(x[0], im, x[1], x[2], 2, 2, 1, 1, tanh)
+				return y
+			}},
+		fdCase{name: "conv2d/nhwc", shapes: []graph.Shape{{2, 3, 4, 5}, {2, 3, 2, 3}},
+			build: func(g *graph.Graph, x []*graph.Node, _ *graph.Index) *graph.Node {
+				in, im := g.ToNHWC(x[0], graph.Image{N: 2, C: 3, H: 4, W: 5, Layout: nn.NCHW})
+				y, out := g.Conv2d(in, im, x[1], nil, 1, 1, 0, 1, nn.Act{})
+				y, _ = g.ToNCHW(y, out)
+				return y
+			}},
+		fdCase{name: "conv_transpose2d", shapes: []graph.Shape{{2, 3, 3, 3}, {3, 2, 4, 4}, {2}},
+			build: func(g *graph.Graph, x []*graph.Node, _ *graph.Index) *graph.Node {
+				im := graph.Image{N: 2, C: 3, H: 3, W: 3, Layout: nn.NCHW}
+				y, _ := g.ConvTranspose2d(x[0], im, x[1], x[2], 2, 2, 1, 1, 1, 1, sigmoid)
+				return y
+			}},
+		// BatchNorm in training mode (batch statistics), through the input,
+		// γ and β: its gradient is that of the composed ops.
+		fdCase{name: "batch_norm/train", shapes: []graph.Shape{{6, 3}, {3}, {3}},
+			build: func(g *graph.Graph, x []*graph.Node, _ *graph.Index) *graph.Node {
+				return g.BatchNorm(x[0], x[1], x[2], bnStats(), true)
+			}},
+		// A convolutional critic differentiated twice (WGAN-GP's penalty on
+		// the paper's MNIST critic, in small): Σ (∂ΣD/∂x)² with respect to
+		// the image and every weight.
+		fdCase{name: "double_backward/conv", shapes: []graph.Shape{{2, 1, 6, 6}, {3, 1, 3, 3}, {3}, {2, 3, 3, 3}, {2}},
+			build: func(g *graph.Graph, x []*graph.Node, _ *graph.Index) *graph.Node {
+				im := graph.Image{N: 2, C: 1, H: 6, W: 6, Layout: nn.NCHW}
+				h, him := g.Conv2d(x[0], im, x[1], x[2], 2, 2, 1, 1, tanh)
+				y, _ := g.Conv2d(h, him, x[3], x[4], 1, 1, 0, 0, leaky)
+				gx := g.Grad(g.Sum(y), x[0])[0]
+				return g.RowSumSq(g.Reshape(gx, graph.Shape{2, 36}))
+			}},
 		// A small network, differentiated twice: Σ (∂Σf/∂x)² with respect
 		// to x, through MatMul, BiasAct and ActBackward.
 		fdCase{name: "double_backward/mlp", shapes: []graph.Shape{{3, 4}, {4, 5}, {5}, {5, 1}},
@@ -421,4 +459,15 @@ func TestGradientPenaltyMatchesFiniteDifferences(t *testing.T) {
 		t.Logf("%s critic: loss %.6f, %d weights, worst error of ∂loss/∂w relative to max|∂loss/∂w| %.3g",
 			tc.name, l, len(analytic), worst)
 	}
+}
+
+// bnStats are running statistics for a 3-channel batch norm on the
+// reference backend (their values do not matter in training mode).
+func bnStats() graph.BatchNormStats {
+	ps := nn.NewParamSet(0)
+	mean, vr := ps.AddBuffer("running_mean", 3), ps.AddBuffer("running_var", 3)
+	if err := ps.Alloc(ref.New()); err != nil {
+		panic(err)
+	}
+	return graph.BatchNormStats{Mean: mean, Var: vr, Momentum: 0.1, Eps: 1e-5}
 }

@@ -228,6 +228,10 @@ func New() *Graph {
 func (g *Graph) Err() error { return g.err }
 
 // failf records an error for op unless one is recorded.
+// Errorf records an error of the op (a layer's, say) as the builder
+// methods do: Compile returns it, and later builder calls do nothing.
+func (g *Graph) Errorf(op string, format string, args ...any) { g.failf(op, format, args...) }
+
 func (g *Graph) failf(op string, format string, args ...any) {
 	if g.err != nil {
 		return

@@ -279,26 +279,48 @@ func (s *Sequential) Forward(ctx *Ctx, x *graph.Node) *graph.Node {
 // without the activation at hi): the classifier's feature space is the
 // output of its first five layers.
 func (s *Sequential) ForwardRange(ctx *Ctx, x *graph.Node, lo, hi int) *graph.Node {
+	// im describes x while it holds images between image layers (N = 0
+	// otherwise); they stay channels-last until a layer needs otherwise.
+	var im graph.Image
 	pos := 0
 	for i := 0; i < hi; i++ {
 		l := s.Layers[i]
 		lin, isLin := l.(*LinearLayer)
+		imgL, isImg := l.(ImageModule)
 		var a nn.Act
 		fused := false
-		if isLin && i+1 < hi {
+		if (isLin || isConv(l)) && i+1 < hi {
 			if next, ok := s.Layers[i+1].(*Activation); ok {
 				a, fused = next.Act, true
 			}
 		}
 		if i >= lo {
 			restore := ctx.G.Scope(fmt.Sprintf("%s.%d", s.Prefix, i))
+			_, elementwise := l.(*Activation)
+			_, isDrop := l.(*DropoutLayer)
 			switch {
-			case isLin:
-				x = lin.ForwardAct(ctx, x, a)
+			case isImg:
+				if im.N == 0 {
+					var err error
+					if im, err = graph.ImageOf(x); err != nil {
+						ctx.G.Errorf("sequential", "layer %s.%d takes images: %v", s.Prefix, i, err)
+						restore()
+						return x
+					}
+				}
+				x, im = forwardImage(ctx, imgL, x, im, a)
+			case im.N != 0 && !elementwise && !isDrop:
+				// A layer of rows after images: PyTorch's [N C H W] for it.
+				x, _ = ctx.G.ToNCHW(x, im)
+				im = graph.Image{}
+				fallthrough
 			default:
-				if d, ok := l.(*DropoutLayer); ok {
-					x = d.forward(ctx, x, pos)
-				} else {
+				switch {
+				case isLin:
+					x = lin.ForwardAct(ctx, x, a)
+				case isDrop:
+					x = l.(*DropoutLayer).forward(ctx, x, pos)
+				default:
 					x = l.Forward(ctx, x)
 				}
 			}
@@ -309,5 +331,30 @@ func (s *Sequential) ForwardRange(ctx *Ctx, x *graph.Node, lo, hi int) *graph.No
 		}
 		pos++
 	}
+	if im.N != 0 {
+		x, _ = ctx.G.ToNCHW(x, im)
+	}
 	return x
+}
+
+// isConv reports whether l is a convolution (which fuses a following
+// activation, as Linear does).
+func isConv(l Module) bool {
+	switch l.(type) {
+	case *Conv2dLayer, *ConvTranspose2dLayer:
+		return true
+	}
+	return false
+}
+
+// forwardImage applies an image layer, with the fused activation a for a
+// convolution.
+func forwardImage(ctx *Ctx, l ImageModule, x *graph.Node, im graph.Image, a nn.Act) (*graph.Node, graph.Image) {
+	switch c := l.(type) {
+	case *Conv2dLayer:
+		return c.forwardAct(ctx, x, im, a)
+	case *ConvTranspose2dLayer:
+		return c.forwardAct(ctx, x, im, a)
+	}
+	return l.ForwardImage(ctx, x, im)
 }

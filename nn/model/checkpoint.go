@@ -68,6 +68,9 @@ func Checkpoint(m Model) (*nn.Tensors, error) {
 			return nil, fmt.Errorf("checkpoint: reading %s: %w", r.name, err)
 		}
 		t.Add(r.name, slices.Clone(r.shape), v)
+		if r.p.Int64 {
+			t.Int64[r.name] = true
+		}
 	}
 	cfg, err := json.Marshal(m.Config())
 	if err != nil {

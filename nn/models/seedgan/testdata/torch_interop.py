@@ -9,19 +9,19 @@ Usage:
                                            PROBE the inputs and outputs for Go
                                            to compare
 
-Debian has no python3-safetensors, so the files are read and written with
-the standard library, byte for byte as safetensors.torch.load_file and
-save_file would: an 8-byte little-endian header length, a JSON header of
-{name: {dtype, shape, data_offsets}} (and "__metadata__"), then the data.
+Debian has no python3-safetensors: the files are read and written with
+the standard library (scripts/py/safetensors_stdlib.py), as
+safetensors.torch.load_file and save_file would.
 The model classes are the seed's (seed 000, section 六), unchanged.
 """
-import array
-import json
-import struct
+import os
 import sys
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "scripts", "py"))
+from safetensors_stdlib import load_file, save_file  # noqa: E402
 
 
 class Generator(nn.Module):
@@ -61,50 +61,6 @@ class Discriminator(nn.Module):
     def forward(self, x):
         x = x.view(x.size(0), -1)
         return self.model(x)
-
-
-def load_file(path):
-    """safetensors.torch.load_file, F32 only."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] != "F32":
-            raise SystemExit(f"{path}: tensor {name} has dtype {info['dtype']}, want F32")
-        lo, hi = info["data_offsets"]
-        a = array.array("f")
-        a.frombytes(raw[base + lo:base + hi])
-        if sys.byteorder != "little":
-            a.byteswap()
-        out[name] = torch.tensor(a.tolist(), dtype=torch.float32).reshape(info["shape"])
-    return out
-
-
-def save_file(tensors, path):
-    """safetensors.torch.save_file, F32 only: names sorted, header padded
-    with spaces to a multiple of 8 bytes."""
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous().to(torch.float32)
-        b = array.array("f", t.flatten().tolist())
-        if sys.byteorder != "little":
-            b.byteswap()
-        data = b.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for data in blobs:
-            f.write(data)
 
 
 def sub_state_dict(tensors, prefix):

@@ -1,0 +1,332 @@
+package graph
+
+import (
+	"fmt"
+
+	"gan/nn"
+)
+
+// Convolutions are built from two primitives, [Graph.Im2Col] and
+// [Graph.Col2Im], each the other's adjoint, and MatMul:
+//
+//	Conv2d:          y = Im2Col(x)·Wᵀ             (W is PyTorch's [out in kh kw] as [out, in·kh·kw])
+//	ConvTranspose2d: y = Col2Im(x·W)              (W is PyTorch's [in out kh kw] as [in, out·kh·kw])
+//
+// so their gradients, and the gradients of those (a WGAN-GP critic's
+// penalty), follow from the two primitives' rules. Images between
+// convolution layers are channels-last matrices, (N·H·W)×C (nn.NHWC): a
+// convolution's product is already in that layout, a bias is a row added
+// to every pixel, and a batch norm's per-channel statistics are column
+// sums. Images at the model's edges are PyTorch's [N C H W] (nn.NCHW); a
+// convolution reads them directly, and [Graph.ToNCHW] / [Graph.ToNHWC]
+// convert.
+
+// Image describes a node holding a batch of images: their count, channels
+// and size, and the layout of the node's matrix.
+type Image struct {
+	N, C, H, W int
+	Layout     nn.ImageLayout
+}
+
+// ImageOf describes the [N C H W] node x as NCHW images.
+func ImageOf(x *Node) (Image, error) {
+	s := x.Shape()
+	if len(s) != 4 {
+		return Image{}, fmt.Errorf("%v is not a batch of images [N C H W]", s)
+	}
+	return Image{N: s[0], C: s[1], H: s[2], W: s[3], Layout: nn.NCHW}, nil
+}
+
+// Shape is the node shape of the images: [N C H W] for NCHW, [N·H·W C]
+// for NHWC.
+func (im Image) Shape() Shape {
+	if im.Layout == nn.NCHW {
+		return Shape{im.N, im.C, im.H, im.W}
+	}
+	return Shape{im.N * im.H * im.W, im.C}
+}
+
+// String describes the images.
+func (im Image) String() string {
+	return fmt.Sprintf("%d×%d×%dx%d %v", im.N, im.C, im.H, im.W, im.Layout)
+}
+
+// geom is the geometry of a kernel k, stride s and padding p over im.
+func (im Image) geom(kh, kw, sh, sw, ph, pw int) (nn.ConvGeom, error) {
+	oh, err := nn.ConvOut(im.H, kh, sh, ph)
+	if err != nil {
+		return nn.ConvGeom{}, err
+	}
+	ow, err := nn.ConvOut(im.W, kw, sw, pw)
+	if err != nil {
+		return nn.ConvGeom{}, err
+	}
+	return nn.ConvGeom{N: im.N, C: im.C, H: im.H, W: im.W, KH: kh, KW: kw, SH: sh, SW: sw, PH: ph, PW: pw,
+		OH: oh, OW: ow, Layout: im.Layout}, nil
+}
+
+type im2colOp struct{ g nn.ConvGeom }
+
+func (o im2colOp) name() string              { return "im2col" }
+func (o im2colOp) exec(p *Program, c *instr) { p.b.Im2Col(c.out, c.in[0], o.g) }
+func (o im2colOp) grad(g *Graph, n, dy *Node, _ []*Node, _ []bool) []*Node {
+	return []*Node{g.col2im(dy, o.g, n.in[0].shape)}
+}
+
+type col2imOp struct{ g nn.ConvGeom }
+
+func (o col2imOp) name() string              { return "col2im" }
+func (o col2imOp) exec(p *Program, c *instr) { p.b.Col2Im(c.out, c.in[0], o.g, 0) }
+func (o col2imOp) grad(g *Graph, _, dy *Node, _ []*Node, _ []bool) []*Node {
+	return []*Node{g.im2col(dy, o.g)}
+}
+
+// im2col adds the patches of the images x (shaped as geometry gm says).
+func (g *Graph) im2col(x *Node, gm nn.ConvGeom) *Node {
+	r, c := gm.ColsShape()
+	return g.add(&Node{kind: kindOp, op: im2colOp{gm}, in: []*Node{g.contig(x)}, shape: Shape{r, c}})
+}
+
+// col2im adds the images of shape whose patches are cols.
+func (g *Graph) col2im(cols *Node, gm nn.ConvGeom, shape Shape) *Node {
+	return g.add(&Node{kind: kindOp, op: col2imOp{gm}, in: []*Node{g.contig(cols)}, shape: shape.clone()})
+}
+
+func (s Shape) clone() Shape { return append(Shape(nil), s...) }
+
+// checkImage records an error unless x holds the images im.
+func (g *Graph) checkImage(op string, x *Node, im Image) bool {
+	if !g.check(op, x) {
+		return false
+	}
+	r, c := x.shape.Mat()
+	if im.N < 1 || im.C < 1 || im.H < 1 || im.W < 1 || r*c != im.N*im.C*im.H*im.W {
+		g.failf(op, "input %v does not hold the images %v", x.shape, im)
+		return false
+	}
+	if sr, _ := im.Shape().Mat(); sr != r {
+		g.failf(op, "input %v does not hold the images %v (as %v)", x.shape, im, im.Shape())
+		return false
+	}
+	return true
+}
+
+// Im2Col returns the (N·OH·OW)×(C·KH·KW) patches of the images x (see
+// nn.Backend's Im2Col) for a kh×kw kernel with strides sh, sw and paddings
+// ph, pw, and the grid's size.
+func (g *Graph) Im2Col(x *Node, im Image, kh, kw, sh, sw, ph, pw int) (cols *Node, oh, ow int) {
+	if !g.checkImage("im2col", x, im) {
+		return g.dead(Shape{1, 1}), 0, 0
+	}
+	gm, err := im.geom(kh, kw, sh, sw, ph, pw)
+	if err != nil {
+		g.failf("im2col", "images %v: %v", im, err)
+		return g.dead(Shape{1, 1}), 0, 0
+	}
+	return g.im2col(x, gm), gm.OH, gm.OW
+}
+
+// Col2Im returns the images im (in im's layout) whose kh×kw patches, with
+// strides sh, sw and paddings ph, pw, sum to cols: the adjoint of Im2Col,
+// and a transposed convolution's scatter of its products.
+func (g *Graph) Col2Im(cols *Node, im Image, kh, kw, sh, sw, ph, pw int) *Node {
+	if !g.check("col2im", cols) {
+		return g.dead(im.Shape())
+	}
+	gm, err := im.geom(kh, kw, sh, sw, ph, pw)
+	if err != nil {
+		g.failf("col2im", "images %v: %v", im, err)
+		return g.dead(im.Shape())
+	}
+	if r, c := gm.ColsShape(); cols.shape.Len() != r*c || cols.shape.Rows() != r {
+		g.failf("col2im", "patches %v, the images %v need %dx%d", cols.shape, im, r, c)
+		return g.dead(im.Shape())
+	}
+	return g.col2im(cols, gm, im.Shape())
+}
+
+// ToNHWC returns the images x (laid out as im says) channels-last, and
+// their description; it costs nothing when they already are, or when the
+// two layouts coincide (one channel, or 1×1 images).
+func (g *Graph) ToNHWC(x *Node, im Image) (*Node, Image) {
+	out := im
+	out.Layout = nn.NHWC
+	if im.Layout == nn.NHWC || im.C == 1 || im.H*im.W == 1 {
+		if !g.checkImage("to_nhwc", x, im) {
+			return g.dead(out.Shape()), out
+		}
+		return g.Reshape(x, out.Shape()), out
+	}
+	cols, _, _ := g.Im2Col(x, im, 1, 1, 1, 1, 0, 0)
+	return g.Reshape(cols, out.Shape()), out
+}
+
+// ToNCHW returns the images x (laid out as im says) as PyTorch's [N C H W],
+// and their description; free where the layouts coincide.
+func (g *Graph) ToNCHW(x *Node, im Image) (*Node, Image) {
+	out := im
+	out.Layout = nn.NCHW
+	if im.Layout == nn.NCHW || im.C == 1 || im.H*im.W == 1 {
+		if !g.checkImage("to_nchw", x, im) {
+			return g.dead(out.Shape()), out
+		}
+		return g.Reshape(x, out.Shape()), out
+	}
+	if !g.checkImage("to_nchw", x, im) {
+		return g.dead(out.Shape()), out
+	}
+	// The NHWC matrix is the patch matrix of 1×1 patches of the NCHW image.
+	return g.Col2Im(g.Reshape(x, Shape{im.N * im.H * im.W, im.C}), out, 1, 1, 1, 1, 0, 0), out
+}
+
+// Conv2d is PyTorch's conv2d of the images x (described by im) with the
+// weight w [out in kh kw] and the bias b [out] (nil for none), stride
+// (sh, sw) and zero padding (ph, pw), followed by the activation act. The
+// result is channels-last.
+func (g *Graph) Conv2d(x *Node, im Image, w, b *Node, sh, sw, ph, pw int, act nn.Act) (*Node, Image) {
+	ws := w.Shape()
+	if len(ws) != 4 || ws[1] != im.C {
+		g.failf("conv2d", "weight %v for %d input channels (want [out %d kh kw])", ws, im.C, im.C)
+		return g.dead(Shape{1, 1}), Image{}
+	}
+	cols, oh, ow := g.Im2Col(x, im, ws[2], ws[3], sh, sw, ph, pw)
+	out := Image{N: im.N, C: ws[0], H: oh, W: ow, Layout: nn.NHWC}
+	if g.err != nil {
+		return g.dead(out.Shape()), out
+	}
+	y := g.MatMul(cols, g.Reshape(w, Shape{ws[0], ws[1] * ws[2] * ws[3]}), false, true)
+	if b != nil || act.Kind != nn.ActNone {
+		y = g.BiasAct(y, b, act)
+	}
+	return y, out
+}
+
+// ConvTranspose2d is PyTorch's conv_transpose2d of the images x with the
+// weight w [in out kh kw], bias b [out] (nil for none), stride (sh, sw),
+// padding (ph, pw) and output padding (oph, opw), followed by act. The
+// result is channels-last, of size (H−1)·s − 2p + k + op.
+func (g *Graph) ConvTranspose2d(x *Node, im Image, w, b *Node, sh, sw, ph, pw, oph, opw int, act nn.Act) (*Node, Image) {
+	ws := w.Shape()
+	if len(ws) != 4 || ws[0] != im.C {
+		g.failf("conv_transpose2d", "weight %v for %d input channels (want [%d out kh kw])", ws, im.C, im.C)
+		return g.dead(Shape{1, 1}), Image{}
+	}
+	oh := (im.H-1)*sh - 2*ph + ws[2] + oph
+	ow := (im.W-1)*sw - 2*pw + ws[3] + opw
+	out := Image{N: im.N, C: ws[1], H: oh, W: ow, Layout: nn.NHWC}
+	if oph < 0 || opw < 0 || oph >= max(sh, 1) || opw >= max(sw, 1) || oh < 1 || ow < 1 {
+		g.failf("conv_transpose2d", "images %v, kernel %dx%d, stride %dx%d, padding %dx%d, output padding %dx%d give %dx%d",
+			im, ws[2], ws[3], sh, sw, ph, pw, oph, opw, oh, ow)
+		return g.dead(out.Shape()), out
+	}
+	xm, xin := g.ToNHWC(x, im)
+	if g.err != nil {
+		return g.dead(out.Shape()), out
+	}
+	prod := g.MatMul(xm, g.Reshape(w, Shape{ws[0], ws[1] * ws[2] * ws[3]}), false, false)
+	y := g.Col2Im(prod, out, ws[2], ws[3], sh, sw, ph, pw)
+	if g.err == nil {
+		// The grid of the adjoint convolution must be the input's size.
+		if gm, err := out.geom(ws[2], ws[3], sh, sw, ph, pw); err != nil || gm.OH != xin.H || gm.OW != xin.W {
+			g.failf("conv_transpose2d", "images %v and output %v do not match the kernel's geometry", im, out)
+			return g.dead(out.Shape()), out
+		}
+	}
+	if b != nil || act.Kind != nn.ActNone {
+		y = g.BiasAct(y, b, act)
+	}
+	return y, out
+}
+
+// assignOp copies its input into a buffer parameter's storage.
+type assignOp struct{ p *nn.Param }
+
+func (o assignOp) name() string              { return "assign(" + o.p.Name + ")" }
+func (o assignOp) exec(p *Program, c *instr) { p.b.Copy(o.p.Value, c.in[0]) }
+
+// Assign appends the copy of value into the buffer p (a running statistic):
+// every run performs it. Like an optimiser's update, it gives p a new
+// version: nodes built afterwards read the new value, and reading the old
+// node afterwards is an error.
+func (g *Graph) Assign(p *nn.Param, value *Node) {
+	if !g.check("assign", value) {
+		return
+	}
+	if !p.Buffer {
+		g.failf("assign", "%s is a trainable parameter (only buffers are assigned)", p.Name)
+		return
+	}
+	if value.shape.Len() != p.Len() {
+		g.failf("assign", "%v into %s of shape %v", value.shape, p.Name, p.Shape)
+		return
+	}
+	n := g.add(&Node{kind: kindOp, op: assignOp{p}, in: []*Node{g.contig(value)}, shape: Shape{0}})
+	g.versions[p]++
+	g.updated[p] = n.id
+	delete(g.params, p)
+	g.updates = append(g.updates, n)
+}
+
+// BatchNormStats are the buffers of a batch norm: the running mean and
+// variance ([C] each) and the number of batches seen ([] , int64 in
+// PyTorch's state_dict). Momentum and Eps are PyTorch's (0.1, 1e-5).
+type BatchNormStats struct {
+	Mean, Var, Count *nn.Param
+	Momentum, Eps    float32
+}
+
+// BatchNorm normalises each column of the M×C matrix x (C channels of
+// channels-last pixels, or C features of a batch), as PyTorch's
+// BatchNorm1d/2d: in training, by the batch's mean and biased variance,
+// updating the running statistics (running = (1−momentum)·running +
+// momentum·batch, the variance unbiased, M/(M−1)) and counting the batch;
+// in evaluation, by the running statistics. gamma and beta ([C]; nil for
+// affine=False) scale and shift the result. It is composed of graph ops,
+// so its gradients (and theirs) follow.
+func (g *Graph) BatchNorm(x, gamma, beta *Node, st BatchNormStats, train bool) *Node {
+	if !g.check("batch_norm", x) {
+		return g.dead(x.shape)
+	}
+	if len(x.shape) != 2 {
+		g.failf("batch_norm", "input %v is not a matrix of channels", x.shape)
+		return g.dead(x.shape)
+	}
+	m, c := x.shape[0], x.shape[1]
+	if st.Mean == nil || st.Mean.Len() != c || st.Var == nil || st.Var.Len() != c {
+		g.failf("batch_norm", "input %v: running statistics for %d channels needed", x.shape, c)
+		return g.dead(x.shape)
+	}
+	row := Shape{1, c}
+	var mu, v *Node
+	var xc *Node
+	if train {
+		if m < 2 {
+			g.failf("batch_norm", "input %v: training needs more than one value per channel", x.shape)
+			return g.dead(x.shape)
+		}
+		mu = g.Scale(g.ColSum(x), 1/float32(m))
+		xc = g.Sub(x, g.BroadcastRows(mu, x.shape))
+		v = g.Scale(g.ColSum(g.Square(xc)), 1/float32(m))
+	} else {
+		mu = g.Reshape(g.Param(st.Mean), row)
+		v = g.Reshape(g.Param(st.Var), row)
+		xc = g.Sub(x, g.BroadcastRows(mu, x.shape))
+	}
+	scale := g.Recip(g.Sqrt(g.AddConst(v, st.Eps)))
+	if gamma != nil {
+		scale = g.Mul(scale, g.Reshape(gamma, row))
+	}
+	y := g.Mul(xc, g.BroadcastRows(scale, x.shape))
+	if beta != nil {
+		y = g.BiasAct(y, beta, nn.Act{})
+	}
+	if train {
+		mom := st.Momentum
+		g.Assign(st.Mean, g.Axpby(g.Reshape(g.Param(st.Mean), row), mu, 1-mom, mom))
+		g.Assign(st.Var, g.Axpby(g.Reshape(g.Param(st.Var), row), g.Scale(v, float32(m)/float32(m-1)), 1-mom, mom))
+		if st.Count != nil {
+			g.Assign(st.Count, g.AddConst(g.Param(st.Count), 1))
+		}
+	}
+	return y
+}
