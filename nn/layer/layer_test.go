@@ -191,3 +191,41 @@ func TestActivationsAndDropout(t *testing.T) {
 	// 10,000 Bernoulli(0.3) draws: σ = 46, so ±200 is over 4σ.
 	assert.InDelta(t, 3000, zeros, 200)
 }
+
+// TestConvLayersArePyTorchs: convolution and batch-norm layers register
+// PyTorch's names, shapes and buffers (num_batches_tracked a 0-d int64),
+// and a Sequential maps [N C H W] images to [N C H W] outputs through
+// channels-last layers.
+func TestConvLayersArePyTorchs(t *testing.T) {
+	ps := nn.NewParamSet(0)
+	s := layer.NewSequential(ps, "main",
+		layer.Conv2d(3, 8, 4, 2, 1, false), layer.LeakyReLU(0.2),
+		layer.Conv2d(8, 16, 3, 1, 1, true), layer.BatchNorm2d(16), layer.ReLU(),
+		layer.ConvTranspose2d(16, 2, 4, 2, 1, 0, false), layer.Tanh())
+	var got [][2]any
+	for _, p := range ps.Params() {
+		got = append(got, [2]any{p.Name, p.Shape})
+		assert.Equal(t, p.Name == "main.3.num_batches_tracked", p.Int64, p.Name)
+		assert.Equal(t, p.Name == "main.3.running_mean" || p.Name == "main.3.running_var" || p.Int64, p.Buffer, p.Name)
+	}
+	assert.Equal(t, [][2]any{
+		{"main.0.weight", []int{8, 3, 4, 4}},
+		{"main.2.weight", []int{16, 8, 3, 3}}, {"main.2.bias", []int{16}},
+		{"main.3.weight", []int{16}}, {"main.3.bias", []int{16}},
+		{"main.3.running_mean", []int{16}}, {"main.3.running_var", []int{16}},
+		{"main.3.num_batches_tracked", []int(nil)},
+		{"main.5.weight", []int{16, 2, 4, 4}},
+	}, got)
+
+	b := ref.New()
+	require.NoError(t, ps.Alloc(b))
+	defer ps.Free(b)
+	s.Init(b, 1)
+	g := graph.New()
+	x := g.Input("x", graph.Shape{2, 3, 8, 6})
+	y := s.Forward(&layer.Ctx{G: g, Train: true}, x)
+	require.NoError(t, g.Err())
+	assert.Equal(t, graph.Shape{2, 2, 8, 6}, y.Shape(), "8×6 → 4×3 → 4×3 → 8×6")
+	flat := layer.NewSequential(nn.NewParamSet(0), "f", layer.Flatten())
+	assert.Equal(t, graph.Shape{2, 96}, flat.Forward(&layer.Ctx{G: g}, y).Shape())
+}
