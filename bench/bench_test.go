@@ -134,6 +134,7 @@ func TestRunDeviceOnCPU(t *testing.T) {
 	defer b.Close()
 	var progress bytes.Buffer
 	o := quickOptions()
+	o.Groups = []string{GroupMatMul, GroupElementwise, GroupStep}
 	o.Progress = &progress
 	run, err := RunDevice(b, o)
 	require.NoError(t, err)

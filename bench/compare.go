@@ -88,6 +88,9 @@ func Compare(w io.Writer, in CompareInput) error {
 		for _, n := range run.Notes {
 			fmt.Fprintf(ew, ". %s", n)
 		}
+		if run.PeakGFLOPS > 0 {
+			fmt.Fprintf(ew, ". fp32 peak %s GFLOP/s: %s", FormatNumber(run.PeakGFLOPS), run.PeakSource)
+		}
 		fmt.Fprintln(ew)
 	}
 	gb := summarizeGoBench(in.GoBench)
@@ -102,6 +105,18 @@ func Compare(w io.Writer, in CompareInput) error {
 			"images/s = batch × steps/s.",
 		[]ratio{{"ours/eager", OursGPU, TorchEager}, {"ours/graphs", OursGPU, TorchGraphs}, {"ours/compile", OursGPU, TorchCompile},
 			{"GPU/CPU (ours)", OursGPU, OursCPU}, {"ours/PyTorch (cpu)", OursCPU, TorchEagerC}})
+	groupTable(ew, runs, order, GroupDCGANStep, "DCGAN training step (steps/s, median)",
+		"The dcgan family's step (pytorch/examples' DCGAN at 28×28, ngf = ndf = 64, batch norm, Adam 2e-4 (0.5, 0.999)): "+
+			"D on the real batch and on G(z).detach() in separate passes, Adam on D, G through the updated D, Adam on G. "+
+			"PyTorch runs the same architecture (bench/pytorch) in eager mode. images/s = batch × steps/s.",
+		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchEagerC}, {"ours/eager", OursGPU, TorchEager}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
+	groupTable(ew, runs, order, GroupConv, "DCGAN convolution products (GFLOP/s = 2·m·n·k / s)",
+		"Each convolution of the DCGAN at batch 64 as the graph computes it, channels-last: Conv2d fwd Im2Col(x)·Wᵀ, "+
+			"dx Col2Im(dy·W), dW dyᵀ·cols; ConvTranspose2d fwd Col2Im(x·W), dx Im2Col(dy)·Wᵀ, dW xᵀ·Im2Col(dy). "+
+			"Times include the Im2Col or Col2Im; GFLOP/s counts the product alone. "+
+			"PyTorch's figures are F.conv2d / F.conv_transpose2d forward and aten.convolution_backward with only dx or dW asked for "+
+			"(oneDNN on the CPU where PyTorch picks it), NCHW. \"% of peak\" is the share of the run's fp32 peak (see above).",
+		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchOpsCPU}, {"ours/PyTorch (cuda)", OursGPU, TorchOpsGPU}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
 	groupTable(ew, runs, order, GroupEpoch, "Seconds per epoch of the seed configuration (derived)",
 		"⌈60000/64⌉ = 938 steps at the median batch-64 step time. Lower is better.", nil)
 	groupTable(ew, runs, order, GroupMatMul, "Matrix products (GFLOP/s = 2·m·n·k / s)",
@@ -146,18 +161,29 @@ func groupTable(w io.Writer, runs map[string]Run, order []string, group, title, 
 	}
 	fmt.Fprintf(w, "\n## %s\n\n%s\n\n", title, note)
 	head := []string{"measurement"}
-	if group == GroupMatMul {
+	products := group == GroupMatMul || group == GroupConv
+	if products {
 		head = []string{"product", "m×n×k", "A·B"}
 	}
 	head = append(head, cols...)
 	for _, r := range rs {
 		head = append(head, r.label)
 	}
+	// The share of the peak, for the products of runs that recorded one.
+	var peaks []string
+	if products {
+		for _, c := range cols {
+			if runs[c].PeakGFLOPS > 0 {
+				peaks = append(peaks, c)
+				head = append(head, c+" % of peak")
+			}
+		}
+	}
 	fmt.Fprintf(w, "| %s |\n| --- |%s\n", strings.Join(head, " | "), strings.Repeat(" ---: |", len(head)-1))
 	for _, k := range keys {
 		lr := labels[k]
 		cells := []string{lr.Label}
-		if group == GroupMatMul {
+		if products {
 			cells = append(cells, fmt.Sprintf("%d×%d×%d", lr.M, lr.N, lr.K), transposes(lr))
 		}
 		for _, c := range cols {
@@ -176,6 +202,13 @@ func groupTable(w io.Writer, runs map[string]Run, order []string, group, title, 
 		}
 		for _, r := range rs {
 			cells = append(cells, formatRatio(valueRatio(runs, r, k)))
+		}
+		for _, c := range peaks {
+			cell := "–"
+			if r, ok := runs[c].Find(k); ok && r.Value > 0 {
+				cell = fmt.Sprintf("%.0f%%", 100*r.Value/runs[c].PeakGFLOPS)
+			}
+			cells = append(cells, cell)
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 	}
@@ -255,6 +288,9 @@ func writeTargets(w io.Writer, runs map[string]Run, gb []goBenchRow) {
 		}
 	}
 	add("CPU training step, batch 64: faster than Gorgonia's (go test -bench)", g, 1, "Gorgonia")
+
+	add("CPU DCGAN training step, batch 64: ≥ 1.5× PyTorch (cpu)", valueRatio(runs, ratio{"", OursCPU, TorchEagerC}, "dcgan-step/b64"), 1.5, "PyTorch")
+	rows = append(rows, convPeakRow(runs[OursCPU], verdict))
 
 	fmt.Fprintf(w, "\n## Targets\n\n| target | figure | met |\n| --- | --- | --- |\n")
 	for _, r := range rows {
@@ -454,4 +490,46 @@ func writeGoBench(w io.Writer, rows []goBenchRow) {
 			fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 		}
 	}
+}
+
+// ConvPeakShare sums the convolution products of run: their total work
+// over their total time, as a share of the run's peak (the whole set of
+// products as one), and the median and worst product's share with the
+// worst's label. ok is false without products or peak.
+func ConvPeakShare(run Run) (total, med, worst float64, worstLabel string, ok bool) {
+	if run.PeakGFLOPS <= 0 {
+		return 0, 0, 0, "", false
+	}
+	var flops, secs float64
+	var shares []float64
+	worst = math.Inf(1)
+	for _, r := range run.Results {
+		if r.Group != GroupConv || r.Value <= 0 {
+			continue
+		}
+		flops += r.Flops
+		secs += r.Seconds.Median
+		x := r.Value / run.PeakGFLOPS
+		shares = append(shares, x)
+		if x < worst {
+			worst, worstLabel = x, r.Label
+		}
+	}
+	if len(shares) == 0 || secs <= 0 {
+		return 0, 0, 0, "", false
+	}
+	return flops / secs / 1e9 / run.PeakGFLOPS, median(shares), worst, worstLabel, true
+}
+
+// convPeakRow is the target row of the CPU convolution products.
+func convPeakRow(run Run, verdict func(bool) string) struct{ target, figure, met string } {
+	const target = "CPU DCGAN conv products at batch 64: ≥ 50% of the fp32 peak"
+	total, med, worst, label, ok := ConvPeakShare(run)
+	if !ok {
+		return struct{ target, figure, met string }{target, "not measured", "–"}
+	}
+	return struct{ target, figure, met string }{target,
+		fmt.Sprintf("%.0f%% over all products (work / time); median product %.0f%%, worst %.0f%% (%s); peak %s GFLOP/s",
+			100*total, 100*med, 100*worst, label, FormatNumber(run.PeakGFLOPS)),
+		verdict(total >= 0.5)}
 }

@@ -19,6 +19,8 @@ const (
 	GroupElementwise = "elementwise" // Value in GB/s
 	GroupStep        = "step"        // Value in steps/s
 	GroupEpoch       = "epoch"       // Value in seconds per epoch (lower is better)
+	// GroupConv and GroupDCGANStep (bench/dcgan.go): convolution products
+	// in GFLOP/s and the DCGAN training step in steps/s.
 )
 
 // Units of [Result.Unit].
@@ -76,8 +78,12 @@ type Run struct {
 	// Error says why the device did not run (or stopped early).
 	Error string `json:"error,omitempty"`
 	// Notes lists what was left out and why.
-	Notes   []string `json:"notes,omitempty"`
-	Results []Result `json:"results"`
+	Notes []string `json:"notes,omitempty"`
+	// PeakGFLOPS is the device's fp32 peak that the convolution products
+	// are compared with, and PeakSource says how it was obtained (0: none).
+	PeakGFLOPS float64  `json:"peak_gflops,omitempty"`
+	PeakSource string   `json:"peak_source,omitempty"`
+	Results    []Result `json:"results"`
 }
 
 // Label names the run in tables and plots, e.g. "gan cuda".

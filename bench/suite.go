@@ -81,7 +81,7 @@ func MatMulShapes(batches, squares []int) []MatMulShape {
 }
 
 // Benchmark groups that [Options.Groups] can select.
-var Groups = []string{GroupMatMul, GroupElementwise, GroupStep}
+var Groups = []string{GroupMatMul, GroupElementwise, GroupStep, GroupDCGAN}
 
 // SeedEpochImages is the size of the MNIST training set, the seed's epoch.
 const SeedEpochImages = 60000
@@ -100,10 +100,16 @@ type Options struct {
 	// elementwise ops; StepBatches those of the training step; Squares the
 	// sizes of the square products.
 	KernelBatches, StepBatches, Squares []int
-	// Groups selects matmul, elementwise and step (empty: all).
+	// Groups selects matmul, elementwise, step and dcgan (empty: all).
 	Groups []string
 	// Progress, when set, gets one line per measurement.
 	Progress io.Writer
+	// PeakGFLOPS, when positive, is the device's fp32 peak (PeakSource says
+	// how it was obtained), recorded in the run for the convolution
+	// products' share of it; otherwise the run's best square product
+	// stands in for it (a lower bound of the peak).
+	PeakGFLOPS float64
+	PeakSource string
 }
 
 // DefaultOptions returns the measurements of `gan bench` on device: on the
@@ -146,7 +152,27 @@ func RunDevice(b nn.Backend, o Options) (Run, error) {
 	if err != nil {
 		s.run.Error = err.Error()
 	}
+	s.peak()
 	return s.run, err
+}
+
+// peak records the fp32 peak of the run: the one given, or the best
+// repetition of the largest square product measured.
+func (s *suite) peak() {
+	if s.o.PeakGFLOPS > 0 {
+		s.run.PeakGFLOPS, s.run.PeakSource = s.o.PeakGFLOPS, s.o.PeakSource
+		return
+	}
+	var best Result
+	for _, r := range s.run.Results {
+		if r.Group == GroupMatMul && r.Batch == 0 && r.M >= best.M && r.Seconds.Min > 0 {
+			best = r
+		}
+	}
+	if best.M > 0 {
+		s.run.PeakGFLOPS = best.Flops / best.Seconds.Min / 1e9
+		s.run.PeakSource = fmt.Sprintf("best repetition of our %s product (a lower bound of the peak)", best.Label)
+	}
 }
 
 type suite struct {
@@ -175,6 +201,11 @@ func (s *suite) all() error {
 			}
 		}
 		s.epoch()
+	}
+	if s.o.wants(GroupDCGAN) {
+		if err := s.dcgan(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

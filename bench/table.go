@@ -108,6 +108,16 @@ func writeGroups(w io.Writer, run Run) {
 			func(r Result) string {
 				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", r.Batch, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), FormatNumber(r.ImagesPerS), pct(r.Seconds.Spread()))
 			}},
+		{GroupConv, "DCGAN convolution products with their Im2Col or Col2Im, GFLOP/s = 2·m·n·k / s of the product (see bench.ConvProducts)",
+			"op\tm×n×k\tA·B\tmedian\tGFLOP/s\tspread",
+			func(r Result) string {
+				return fmt.Sprintf("%s\t%d×%d×%d\t%s\t%s\t%s\t%s", r.Label, r.M, r.N, r.K, transposes(r), FormatDuration(r.Seconds.Median), FormatNumber(r.Value), pct(r.Seconds.Spread()))
+			}},
+		{GroupDCGANStep, "DCGAN training step (dcgan TrainStep at 28×28: D on real and fake, Adam on D, G through the updated D, Adam on G)",
+			"batch\tmedian\tsteps/s\timages/s\tspread",
+			func(r Result) string {
+				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", r.Batch, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), FormatNumber(r.ImagesPerS), pct(r.Seconds.Spread()))
+			}},
 		{GroupEpoch, "seconds per epoch of the seed configuration, derived: ⌈60000/batch⌉ steps × median step time",
 			"batch\tsteps\ts/epoch\tspread",
 			func(r Result) string {

@@ -23,43 +23,84 @@ func (b *Backend) Im2Col(cols, img nn.Mat, g nn.ConvGeom) {
 	*j = im2colJob{}
 }
 
-// pixelIndex returns the index of element (n, c, y, x) in g's layout, and
-// the distance between channels.
-func pixelIndex(g *nn.ConvGeom, n, y, x int) (base, cstride int) {
-	if g.Layout == nn.NCHW {
-		return n*g.C*g.H*g.W + y*g.W + x, g.H * g.W
-	}
-	return ((n*g.H+y)*g.W + x) * g.C, 1
-}
-
 // im2colJob does patch rows [lo, hi) of Im2Col.
 type im2colJob struct {
 	cols, img []float32
 	g         nn.ConvGeom
 }
 
+// run walks the patch rows (n, oy, ox) in order, stepping ox, oy and n
+// without dividing. With NHWC images, each kernel position (ky, kx) copies
+// one pixel's C contiguous channels into every KH·KW-th entry of the row;
+// with NCHW images, the row is written in order, (c, ky) selecting an
+// image row and kx stepping along it.
 func (j *im2colJob) run(lo, hi int) {
 	g := &j.g
-	k := g.C * g.KH * g.KW
+	kk := g.KH * g.KW
+	k := g.C * kk
+	grid := g.OH * g.OW
+	n, oy, ox := lo/grid, lo%grid/g.OW, lo%g.OW
+	hw := g.H * g.W
 	for r := lo; r < hi; r++ {
-		n, rest := r/(g.OH*g.OW), r%(g.OH*g.OW)
-		oy, ox := rest/g.OW, rest%g.OW
 		row := j.cols[r*k : (r+1)*k]
-		for ky := range g.KH {
-			iy := oy*g.SH - g.PH + ky
-			for kx := range g.KW {
-				ix := ox*g.SW - g.PW + kx
-				col := ky*g.KW + kx
-				if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
-					for c := range g.C {
-						row[c*g.KH*g.KW+col] = 0
+		y0, x0 := oy*g.SH-g.PH, ox*g.SW-g.PW
+		if g.Layout == nn.NHWC {
+			for ky := range g.KH {
+				iy := y0 + ky
+				for kx := range g.KW {
+					ix := x0 + kx
+					dst := row[ky*g.KW+kx:]
+					if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+						for c := 0; c < len(dst); c += kk {
+							dst[c] = 0
+						}
+						continue
 					}
-					continue
+					src := j.img[((n*g.H+iy)*g.W+ix)*g.C:]
+					src = src[:g.C]
+					for c, v := range src {
+						dst[c*kk] = v
+					}
 				}
-				base, cs := pixelIndex(g, n, iy, ix)
-				for c := range g.C {
-					row[c*g.KH*g.KW+col] = j.img[base+c*cs]
+			}
+		} else if kk == 1 { // a 1×1 kernel: the layout conversion NCHW → NHWC
+			if y0 < 0 || y0 >= g.H || x0 < 0 || x0 >= g.W {
+				clear(row)
+			} else {
+				i := n*g.C*hw + y0*g.W + x0
+				for c := range row {
+					row[c] = j.img[i]
+					i += hw
 				}
+			}
+		} else {
+			d := 0
+			for c := range g.C {
+				pb := (n*g.C + c) * hw
+				for ky := range g.KH {
+					iy := y0 + ky
+					if iy < 0 || iy >= g.H {
+						clear(row[d : d+g.KW])
+						d += g.KW
+						continue
+					}
+					rb := pb + iy*g.W
+					for kx := range g.KW {
+						if ix := x0 + kx; ix >= 0 && ix < g.W {
+							row[d] = j.img[rb+ix]
+						} else {
+							row[d] = 0
+						}
+						d++
+					}
+				}
+			}
+		}
+		if ox++; ox == g.OW {
+			ox = 0
+			if oy++; oy == g.OH {
+				oy = 0
+				n++
 			}
 		}
 	}
@@ -95,35 +136,87 @@ type col2imJob struct {
 	beta      float32
 }
 
+// col2imBlock is the number of channels whose sums a pixel accumulates at
+// a time, in an array on the stack.
+const col2imBlock = 256
+
+// taps lists the kernel offsets k (ky or kx) that reach image coordinate
+// i along one axis, ascending, with the grid coordinate o each comes from
+// (i = o·stride − pad + k): k starts at (i + pad) mod stride and steps by
+// stride while o = (i + pad − k)/stride, which falls by 1 per step, stays
+// in [0, grid). It returns the first k, its o and the number of taps
+// (the k with o ≥ grid are skipped first).
+func taps(i, pad, stride, kernel, grid int) (k0, o0, n int) {
+	k0 = (i + pad) % stride
+	o0 = (i + pad - k0) / stride
+	if o0 >= grid { // skip the taps whose patch lies past the grid
+		skip := o0 - grid + 1
+		k0 += skip * stride
+		o0 -= skip
+	}
+	if k0 >= kernel || o0 < 0 {
+		return 0, 0, 0
+	}
+	n = min((kernel-1-k0)/stride, o0) + 1
+	return k0, o0, n
+}
+
+// run gathers each pixel's patch entries: the kernel rows and columns
+// that reach it are found once per pixel (taps, two divisions), then for
+// each block of channels the entries are added, tap by tap in ascending
+// (ky, kx) order, into float32 sums that start at 0, so that each
+// element's sum is the documented one; the sums are then stored, with
+// fl(beta·img) added when beta ≠ 0.
 func (j *col2imJob) run(lo, hi int) {
 	g := &j.g
-	k := g.C * g.KH * g.KW
+	kk := g.KH * g.KW
+	k := g.C * kk
+	hw := g.H * g.W
+	n, y, x := lo/hw, lo%hw/g.W, lo%g.W
+	var acc [col2imBlock]float32
 	for p := lo; p < hi; p++ {
-		n, rest := p/(g.H*g.W), p%(g.H*g.W)
-		y, x := rest/g.W, rest%g.W
-		base, cs := pixelIndex(g, n, y, x)
-		for c := range g.C {
-			var s float32
-			for ky := range g.KH {
-				oy := y + g.PH - ky
-				if oy < 0 || oy%g.SH != 0 || oy/g.SH >= g.OH {
-					continue
-				}
-				oy /= g.SH
-				for kx := range g.KW {
-					ox := x + g.PW - kx
-					if ox < 0 || ox%g.SW != 0 || ox/g.SW >= g.OW {
-						continue
+		ky0, oy0, nky := taps(y, g.PH, g.SH, g.KH, g.OH)
+		kx0, ox0, nkx := taps(x, g.PW, g.SW, g.KW, g.OW)
+		base, cs := ((n*g.H+y)*g.W+x)*g.C, 1
+		if g.Layout == nn.NCHW {
+			base, cs = n*g.C*hw+y*g.W+x, hw
+		}
+		for c0 := 0; c0 < g.C; c0 += col2imBlock {
+			s := acc[:min(col2imBlock, g.C-c0)]
+			clear(s)
+			for a := range nky {
+				ky, oy := ky0+a*g.SH, oy0-a
+				for e := range nkx {
+					kx, ox := kx0+e*g.SW, ox0-e
+					src := j.cols[((n*g.OH+oy)*g.OW+ox)*k+c0*kk+ky*g.KW+kx:]
+					for c := range s {
+						s[c] += src[c*kk]
 					}
-					ox /= g.SW
-					s += j.cols[((n*g.OH+oy)*g.OW+ox)*k+(c*g.KH+ky)*g.KW+kx]
 				}
 			}
-			i := base + c*cs
-			if j.beta != 0 {
-				s = float32(j.beta*j.img[i]) + s // explicit rounding: no fused multiply-add
+			i := base + c0*cs
+			if j.beta == 0 {
+				if cs == 1 {
+					copy(j.img[i:i+len(s)], s)
+				} else {
+					for _, v := range s {
+						j.img[i] = v
+						i += cs
+					}
+				}
+				continue
 			}
-			j.img[i] = s
+			for _, v := range s {
+				j.img[i] = float32(j.beta*j.img[i]) + v // explicit rounding: no fused multiply-add
+				i += cs
+			}
+		}
+		if x++; x == g.W {
+			x = 0
+			if y++; y == g.H {
+				y = 0
+				n++
+			}
 		}
 	}
 }

@@ -51,6 +51,7 @@ type kernelSet struct {
 	mapFn, copyStrided          kfunc
 	lnForward, lnBackward       kfunc
 	lnParamGrad                 kfunc
+	im2col, col2im              kfunc
 }
 
 // bind looks up every kernel by its name in kernels/*.cu.
@@ -96,6 +97,7 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 		{&k.mapFn, "map_fn"}, {&k.copyStrided, "copy_strided"},
 		{&k.lnForward, "layer_norm_forward"}, {&k.lnBackward, "layer_norm_backward"},
 		{&k.lnParamGrad, "layer_norm_param_grad"},
+		{&k.im2col, "im2col"}, {&k.col2im, "col2im"},
 	} {
 		get(e.f, e.name)
 	}

@@ -360,6 +360,7 @@ static const std::vector<Kernel> &registry()
         make("layer_norm_forward", layer_norm_forward, true),
         make("layer_norm_backward", layer_norm_backward, true),
         make("layer_norm_param_grad", layer_norm_param_grad, true),
+        make("im2col", im2col, false), make("col2im", col2im, false),
     };
     return r;
 }

@@ -12,3 +12,4 @@
 #include "reduce.cu"
 #include "elementwise.cu"
 #include "layernorm.cu"
+#include "conv.cu"

@@ -39,6 +39,17 @@ const (
 	// coefficients, reparameterisation noise, binarisation, …). Index =
 	// step<<16 | slot.
 	PurposeRandom = 7
+	// PurposeLabel: the class labels of a conditional model's generated
+	// images in training, drawn on the host. Index = step.
+	PurposeLabel = 8
+	// PurposeLikelihood: the importance-sampling noise of a likelihood
+	// evaluation (nn/likelihood). Index = run<<16 | slot, one run per chunk
+	// of samples.
+	PurposeLikelihood = 9
+	// PurposeBinarize: the fixed binarisation of an evaluation set, drawn
+	// on the host (pixel j of the set is 1 when uniform j < its grey
+	// level). Index = 0.
+	PurposeBinarize = 10
 	// PurposeAugment: the reference classifier's training shifts. Index =
 	// step.
 	PurposeAugment = 0x100

@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"os"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,11 +13,18 @@ import (
 // two consumers draw the same random numbers.
 func TestStreamPurposesAreDistinct(t *testing.T) {
 	seen := map[uint64]string{}
-	for name, p := range map[string]uint64{
+	purposes := map[string]uint64{
 		"init": PurposeInit, "noise": PurposeNoise, "dropout": PurposeDropout, "shuffle": PurposeShuffle,
 		"fixed": PurposeFixed, "sample": PurposeSample, "random": PurposeRandom, "augment": PurposeAugment,
-		"eval subset": PurposeEvalSubset,
-	} {
+		"eval subset": PurposeEvalSubset, "label": PurposeLabel, "likelihood": PurposeLikelihood,
+		"binarize": PurposeBinarize,
+	}
+	// Every purpose the table declares is in the map above.
+	src, err := os.ReadFile("streams.go")
+	require.NoError(t, err)
+	declared := regexp.MustCompile(`(?m)^\tPurpose(\w+)\s*=`).FindAllSubmatch(src, -1)
+	require.Len(t, purposes, len(declared), "a purpose in streams.go is missing from this test's list")
+	for name, p := range purposes {
 		require.NotContains(t, seen, p, "purposes %s and %s", name, seen[p])
 		require.Less(t, p, uint64(1<<16), name)
 		seen[p] = name

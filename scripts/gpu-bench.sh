@@ -24,6 +24,16 @@
 # machine, say), QUICK=1 (a smoke test: tiny subsets), PYTHON (python3), and
 # the time limits of the stages in seconds: T_GAN (420), T_TORCH_GPU (360),
 # T_TORCH_CPU (240), T_GO (300).
+# The CPU peer: TORCH_BLAS=mkl|openblas|reference picks the libblas.so.3 that
+# PyTorch loads for this run only (a directory on LD_LIBRARY_PATH with the
+# library as libblas.so.3; Debian's libmkl-rt with MKL_THREADING_LAYER=GNU
+# beside torch's OpenMP; OpenBLAS with its core type detected, i.e.
+# OPENBLAS_CORETYPE unset); default: the system's libblas.so.3 alternative.
+# OMP_WAIT_POLICY is PASSIVE for PyTorch unless set. The run's notes name the
+# library and its version. TORCH_WHAT (default all groups) and TORCH_BATCHES
+# narrow PyTorch's CPU run; GAN_WHAT and GAN_BATCHES ours. PEAK_GFLOPS (and
+# PEAK_SOURCE) give the CPU's fp32 peak for the DCGAN conv products' share
+# (default: the best square product of the run).
 #
 # Without a GPU (nvidia-smi absent) the same script measures the CPU side
 # alone: the cuda rows say why they are missing.
@@ -96,8 +106,33 @@ cpu_line="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),
 torch_line=$("$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda)' 2>&1 | tail -n 1)
 printf 'GPU: %s\nCPU: %s\n%s\n' "${gpu_line:-none}" "$cpu_line" "$torch_line" | tee -a "$log"
 
+ganextra=()
+[ -n "${GAN_WHAT:-}" ] && ganextra+=(--what "$GAN_WHAT")
+[ -n "${GAN_BATCHES:-}" ] && ganextra+=(--batches "$GAN_BATCHES")
+[ -n "${PEAK_GFLOPS:-}" ] && ganextra+=(--peak-gflops "$PEAK_GFLOPS" --peak-source "${PEAK_SOURCE:-given with PEAK_GFLOPS}")
+[ -n "${TORCH_WHAT:-}" ] && torchcpu+=(--what "$TORCH_WHAT")
+[ -n "${TORCH_BATCHES:-}" ] && torchcpu+=(--batches "$TORCH_BATCHES")
+
+# The CPU peer's BLAS (see the header).
+torchenv=(env -u OPENBLAS_CORETYPE "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}")
+case ${TORCH_BLAS:-} in
+"") ;;
+mkl | openblas | reference)
+	blasdir=$(mktemp -d /tmp/gan-blas.XXXXXX)
+	case $TORCH_BLAS in
+	mkl) lib=/usr/lib/x86_64-linux-gnu/libmkl_rt.so torchenv+=(MKL_THREADING_LAYER=GNU) ;;
+	openblas) lib=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ;;
+	reference) lib=/usr/lib/x86_64-linux-gnu/blas/libblas.so.3 ;;
+	esac
+	[ -f "$lib" ] || die "TORCH_BLAS=$TORCH_BLAS: $lib is missing (install the package that provides it)"
+	ln -s "$lib" "$blasdir/libblas.so.3"
+	torchenv+=("LD_LIBRARY_PATH=$blasdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+	;;
+*) die "TORCH_BLAS=$TORCH_BLAS: choose mkl, openblas or reference" ;;
+esac
+
 if has_stage gan; then
-	run "gan bench" "${T_GAN:-420}" "$gan" bench --device cpu,cuda "${quick[@]}" "${cpufull[@]}" --commit "$commit" \
+	run "gan bench" "${T_GAN:-420}" "$gan" bench --device cpu,cuda "${quick[@]}" "${cpufull[@]}" "${ganextra[@]}" --commit "$commit" \
 		--json "$stem.gan.json" --plot "$bin/gan-steps.png" || echo "gpu-bench: gan bench failed (see above)" | tee -a "$log"
 	copy_out "$stem.gan.json"
 fi
@@ -113,7 +148,7 @@ print(next((x.get("threads", 0) for x in r["runs"] if x["device"] == "cpu"), 0))
 	else
 		echo "gpu-bench: no GPU: PyTorch runs on the CPU only" | tee -a "$log"
 	fi
-	run "pytorch cpu ($threads threads)" "${T_TORCH_CPU:-240}" env PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_torch.py --device cpu \
+	run "pytorch cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_CPU:-240}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_torch.py --device cpu \
 		--threads "$threads" "${quick[@]}" "${torchcpu[@]}" --commit "$commit" --json "$stem.torch-cpu.json" || echo "gpu-bench: PyTorch on cpu failed" | tee -a "$log"
 	copy_out "$stem.torch-cuda.json" "$stem.torch-cpu.json"
 fi
@@ -132,7 +167,7 @@ if has_stage report; then
 	{
 		echo "Made with \`scripts/build-bench-dist.sh\` (with CUDA where nvcc is present) on the build machine, then"
 		envs=""
-		for v in QUICK CPU_FULL OMP_WAIT_POLICY PYTHON SLUG; do [ -n "${!v:-}" ] && envs+="$v=${!v} "; done
+		for v in QUICK CPU_FULL OMP_WAIT_POLICY PYTHON SLUG TORCH_BLAS GAN_WHAT GAN_BATCHES TORCH_WHAT TORCH_BATCHES PEAK_GFLOPS; do [ -n "${!v:-}" ] && envs+="$v=${!v} "; done
 		echo "\`${envs}scripts/gpu-bench.sh ${stages[*]}\` on this one: GPU ${gpu_line:-none}; CPU $cpu_line; $torch_line."
 		raw=()
 		for ext in gan.json torch-cuda.json torch-cpu.json gobench.txt log; do [ -f "$stem.$ext" ] && raw+=("$ext"); done

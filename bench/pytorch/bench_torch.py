@@ -16,7 +16,13 @@ the figures side by side:
       (impl "pytorch-compile"); a failure is recorded, not fatal;
 * torch.mm in FP32 with TF32 off (cuBLAS on the GPU) at every product of the
   seed model and the square sizes, and LeakyReLU, sigmoid+BCE and Adam
-  (impl "pytorch").
+  (impl "pytorch");
+* group dcgan: pytorch/examples' DCGAN at 28×28 (nn/models/dcgan's
+  architecture), its training step as the examples' loop (impl
+  "pytorch-eager", key dcgan-step/b64) and each of its convolutions'
+  forward, input gradient and weight gradient at batch 64 (impl "pytorch",
+  keys conv/b64/...). On the CPU the run's notes name the BLAS library in
+  use (and its version) and whether oneDNN is on.
 
 Timing: one untimed call; then the call count is doubled until back-to-back
 calls last --min-time; one warm-up repetition at that count; then --reps
@@ -96,6 +102,72 @@ class Discriminator(nn.Module):
     def forward(self, x):
         x = x.view(x.size(0), -1)
         return self.model(x)
+
+
+# ---- pytorch/examples' DCGAN at MNIST's 28×28 (nn/models/dcgan) --------------
+
+NZ, NGF, NDF = 100, 64, 64
+
+
+class DCGANGenerator(nn.Module):
+    """The examples' Generator with the start size 7 instead of 4 and two
+    doublings (100 → 128·7·7 → 64·14·14 → 1·28·28), as nn/models/dcgan
+    builds it at 28×28."""
+
+    def __init__(self, nc=1):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(NZ, NGF * 2, 7, 1, 0, bias=False),
+            nn.BatchNorm2d(NGF * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(NGF * 2, NGF, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(NGF),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(NGF, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, x):
+        return self.main(x)
+
+
+class DCGANDiscriminator(nn.Module):
+    """The examples' Discriminator mirrored at 28×28 (1·28·28 → 64·14·14 →
+    128·7·7 → 1)."""
+
+    def __init__(self, nc=1):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, NDF, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(NDF * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(NDF * 2, 1, 7, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x):
+        return self.main(x).view(-1, 1).squeeze(1)
+
+
+def dcgan_weights_init(m):
+    """The examples' weights_init."""
+    classname = m.__class__.__name__
+    if classname.find("Conv") != -1:
+        torch.nn.init.normal_(m.weight, 0.0, 0.02)
+    elif classname.find("BatchNorm") != -1:
+        torch.nn.init.normal_(m.weight, 1.0, 0.02)
+        torch.nn.init.zeros_(m.bias)
+
+
+# The convolutions, as bench.DCGANLayers names them: (name, transposed, in,
+# out, k, stride, pad, input size).
+DCGAN_LAYERS = [
+    ("G1", True, NZ, NGF * 2, 7, 1, 0, 1), ("G2", True, NGF * 2, NGF, 4, 2, 1, 7), ("G3", True, NGF, 1, 4, 2, 1, 14),
+    ("D1", False, 1, NDF, 4, 2, 1, 28), ("D2", False, NDF, NDF * 2, 4, 2, 1, 14), ("D3", False, NDF * 2, 1, 7, 1, 0, 7),
+]
+DCGAN_BATCH = 64
 
 
 # ---- data ------------------------------------------------------------------
@@ -305,6 +377,126 @@ def time_graphs(data, batch, device, timer):
     return r
 
 
+def time_dcgan(data, batch, device, timer):
+    """One iteration of the examples' DCGAN loop (main.py), eager: D on the
+    real batch and on G(z).detach() (two backward passes), Adam on D; G
+    through the updated D, Adam on G; the printed statistics read with
+    .item() as there."""
+    torch.manual_seed(1)
+    netG, netD = DCGANGenerator().to(device), DCGANDiscriminator().to(device)
+    netG.apply(dcgan_weights_init)
+    netD.apply(dcgan_weights_init)
+    criterion = nn.BCELoss()
+    optimizerD = optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    optimizerG = optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    batches = Batches(data.size(0), batch, device)
+    real_label, fake_label = 1.0, 0.0
+
+    def op():
+        real = data[batches.next()].view(-1, 1, 28, 28)
+        netD.zero_grad()
+        label = torch.full((batch,), real_label, dtype=real.dtype, device=device)
+        output = netD(real)
+        errD_real = criterion(output, label)
+        errD_real.backward()
+        D_x = output.mean().item()
+        noise = torch.randn(batch, NZ, 1, 1, device=device)
+        fake = netG(noise)
+        label.fill_(fake_label)
+        output = netD(fake.detach())
+        errD_fake = criterion(output, label)
+        errD_fake.backward()
+        D_G_z1 = output.mean().item()
+        errD = errD_real + errD_fake
+        optimizerD.step()
+        netG.zero_grad()
+        label.fill_(real_label)
+        output = netD(fake)
+        errG = criterion(output, label)
+        errG.backward()
+        D_G_z2 = output.mean().item()
+        optimizerG.step()
+        return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2
+
+    stat = timer.measure(op)
+    sps = 1 / stat["median"]
+    return {"key": f"dcgan-step/b{batch}", "group": "dcgan-step", "label": f"DCGAN train step b{batch}", "batch": batch,
+            "seconds": stat, "value": sps, "unit": "steps/s", "images_per_s": sps * batch}
+
+
+def time_convs(device, timer, results, report, batch=DCGAN_BATCH):
+    """Each DCGAN convolution's forward, input gradient and weight gradient
+    (aten.convolution_backward asked for one of them), NCHW, under the keys
+    and with the 2·m·n·k of bench.ConvProducts."""
+    for name, transposed, cin, cout, k, s, p, h in DCGAN_LAYERS:
+        o = (h - 1) * s - 2 * p + k if transposed else (h + 2 * p - k) // s + 1
+        x = torch.rand(batch, cin, h, h, device=device) * 2 - 1
+        w = torch.rand(*((cin, cout) if transposed else (cout, cin)), k, k, device=device) * 2 - 1
+        dy = torch.rand(batch, cout, o, o, device=device) * 2 - 1
+        if transposed:
+            pix, kk = batch * h * h, cout * k * k
+            mnk = {"fwd": (pix, kk, cin), "dx": (pix, cin, kk), "dW": (cin, kk, pix)}
+            fwd = lambda: F.conv_transpose2d(x, w, None, s, p)
+        else:
+            pix, kk = batch * o * o, cin * k * k
+            mnk = {"fwd": (pix, cout, kk), "dx": (pix, kk, cout), "dW": (cout, kk, pix)}
+            fwd = lambda: F.conv2d(x, w, None, s, p)
+
+        def bwd(mask):
+            return lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [s, s], [p, p], [1, 1], transposed,
+                                                                [0, 0], 1, mask)
+
+        kind = "convT" if transposed else "conv"
+        for pas, f in (("fwd", fwd), ("dx", bwd([True, False, False])), ("dW", bwd([False, True, False]))):
+            m, n, kd = mnk[pas]
+            flops = 2.0 * m * n * kd
+            with torch.no_grad():
+                stat = timer.measure(f)
+            r = {"key": f"conv/b{batch}/{name}.{pas}", "group": "conv",
+                 "label": f"b{batch} {name} {kind} {cin}→{cout} k{k} s{s} {h}→{o} {pas}",
+                 "m": m, "n": n, "k": kd, "batch": batch, "flops": flops, "seconds": stat,
+                 "value": flops / stat["median"] / 1e9, "unit": "GFLOP/s"}
+            report(r)
+            results.append(r)
+
+
+def blas_description():
+    """The BLAS and oneDNN this process uses: the BLAS libraries mapped into
+    it (after a product has run) with the version they report."""
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 6 and any(os.path.basename(parts[5]).startswith(t) for t in ("libblas", "libmkl_rt", "libopenblas")):
+                    libs.add(os.path.realpath(parts[5]))
+    except OSError:
+        pass
+    import ctypes
+    names = []
+    for path in sorted(libs):
+        desc = path
+        try:
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "openblas_get_config"):
+                lib.openblas_get_config.restype = ctypes.c_char_p
+                lib.openblas_get_corename.restype = ctypes.c_char_p
+                desc += f" (OpenBLAS {lib.openblas_get_config().decode()}, core {lib.openblas_get_corename().decode()})"
+            elif hasattr(lib, "mkl_get_version_string"):
+                buf = ctypes.create_string_buffer(256)
+                lib.mkl_get_version_string(buf, 256)
+                desc += f" ({buf.value.decode().strip()})"
+        except OSError:
+            pass
+        names.append(desc)
+    env = [f"{v}={os.environ[v]}" for v in ("MKL_THREADING_LAYER", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "LD_LIBRARY_PATH")
+           if v in os.environ]
+    return (f"BLAS: {'; '.join(names) or 'none found'}; oneDNN (mkldnn) "
+            f"{'enabled' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}"
+            + (f"; {' '.join(env)}" if env else ""))
+
+
 # ---- kernels -----------------------------------------------------------------
 
 def matmul_shapes(kernel_batches, squares):
@@ -409,12 +601,14 @@ def main(argv=None):
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     ap.add_argument("--modes", default=None,
                     help="training-step modes: eager,graphs,compile (default: all three on cuda, eager on cpu)")
-    ap.add_argument("--what", default="matmul,elementwise,step", help="groups: matmul,elementwise,step")
+    ap.add_argument("--what", default="matmul,elementwise,step,dcgan", help="groups: matmul,elementwise,step,dcgan")
     ap.add_argument("--batches", default=None, help="training-step batches (default 64,256,1024,4096; cpu 64,256,1024)")
     ap.add_argument("--kernel-batches", default="64,256,1024")
     ap.add_argument("--squares", default=None, help="square products (default 1024,4096; cpu 1024; 0 for none)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.05, help="shortest repetition in seconds")
+    ap.add_argument("--step-min-time", type=float, default=1.0,
+                    help="shortest repetition of the DCGAN step in seconds (gan bench's training-step repetitions)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
     ap.add_argument("--data", default=os.path.join(REPO, "nn", "mnist", "data"), help="directory with the idx files")
     ap.add_argument("--json", default=None, help="write the report here")
@@ -435,6 +629,7 @@ def main(argv=None):
     reps, min_time = args.reps, args.min_time
     if args.quick:
         batches, kernel_batches, squares, reps, min_time = [64], [64], [], 3, 0.001
+        args.step_min_time = 0.001
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
@@ -461,27 +656,35 @@ def main(argv=None):
         "runs": [],
     }
 
+    blas = blas_description() if not gpu else ""
+
     def new_run(impl):
         run = {"device": device, "impl": impl, "device_name": device_name, "threads": threads, "results": []}
+        if blas:
+            run["notes"] = [blas]
         report["runs"].append(run)
         return run
 
     def reporter(impl):
         return lambda r: progress(device, impl, r)
 
-    if "matmul" in what or "elementwise" in what:
+    if "matmul" in what or "elementwise" in what or "dcgan" in what:
         run = new_run("pytorch")
         try:
             if "matmul" in what:
                 time_matmuls(device, timer, kernel_batches, squares, run["results"], reporter("pytorch"))
             if "elementwise" in what:
                 time_elementwise(device, timer, kernel_batches, run["results"], reporter("pytorch"))
+            if "dcgan" in what:
+                time_convs(device, timer, run["results"], reporter("pytorch"))
         except Exception as e:  # record and go on with the steps
             run["error"] = f"{type(e).__name__}: {e}"
             print(f"pytorch {device}: stopped: {run['error']}", file=sys.stderr)
 
-    if "step" in what:
+    data = None
+    if "step" in what or "dcgan" in what:
         data = load_train_images(args.data, device)
+    if "step" in what:
         for mode in modes:
             impl = "pytorch-" + mode
             run = new_run(impl)
@@ -503,6 +706,19 @@ def main(argv=None):
                 run["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                 print(f"{impl} {device}: stopped: {run['error']}", file=sys.stderr)
             add_epoch(run["results"])
+
+    if "dcgan" in what:
+        # The DCGAN step joins the eager run (the same key as gan bench's).
+        impl = "pytorch-eager"
+        run = next((r for r in report["runs"] if r["impl"] == impl), None) or new_run(impl)
+        try:
+            timer_step = Timer(reps, max(min_time, args.step_min_time), sync)
+            r = time_dcgan(data, DCGAN_BATCH, device, timer_step)
+            reporter(impl)(r)
+            run["results"].append(r)
+        except Exception as e:
+            run["error"] = f"DCGAN: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            print(f"{impl} {device}: stopped: {run['error']}", file=sys.stderr)
 
     text = json.dumps(report, indent=2)
     if args.json:

@@ -26,6 +26,8 @@ type benchFlags struct {
 	quick, full                                    bool
 	reps                                           int
 	minTime                                        time.Duration
+	peakGFLOPS                                     float64
+	peakSource                                     string
 }
 
 // benchPlan is what the flags ask for, checked.
@@ -48,10 +50,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchPlan, error) {
 	fs.StringVar(&f.batches, "batches", "", "training-step batch sizes, e.g. 64,256 (default: 64,256,1024,4096; 4096 on the CPU only with --full)")
 	fs.StringVar(&f.kernelBatches, "kernel-batches", "", "batch sizes of the matrix products and elementwise ops (default 64,256,1024)")
 	fs.StringVar(&f.squares, "squares", "", "sizes of the square products, e.g. 1024,4096 (default: 1024,4096; 4096 on the CPU only with --full; 0 for none)")
-	fs.StringVar(&f.what, "what", "", "comma-separated groups to run: matmul, elementwise, step (default all)")
+	fs.StringVar(&f.what, "what", "", "comma-separated groups to run: matmul, elementwise, step, dcgan (default all)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&f.plotPath, "plot", "", "write the steps/s-against-batch plot (PNG) here (default: the --json path with .png)")
 	fs.StringVar(&f.commit, "commit", "", "commit to record (default: the binary's build information)")
+	fs.Float64Var(&f.peakGFLOPS, "peak-gflops", 0, "the CPU's fp32 peak in GFLOP/s, for the DCGAN conv products' share of it (0: the best square product of the run)")
+	fs.StringVar(&f.peakSource, "peak-source", "given with --peak-gflops", "how --peak-gflops was obtained, for the report")
 	if err := parse(fs, args); err != nil {
 		return benchPlan{}, err
 	}
@@ -63,8 +67,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchPlan, error) {
 	if f.quick && f.full {
 		return p, usagef("--quick and --full exclude each other")
 	}
-	if f.reps < 0 || f.minTime < 0 {
-		return p, usagef("--reps and --min-time must not be negative")
+	if f.reps < 0 || f.minTime < 0 || f.peakGFLOPS < 0 {
+		return p, usagef("--reps, --min-time and --peak-gflops must not be negative")
 	}
 	for _, s := range []struct{ name, value string }{{"batches", f.batches}, {"kernel-batches", f.kernelBatches}, {"squares", f.squares}} {
 		if s.value == "" {
@@ -112,6 +116,9 @@ func (p benchPlan) options(dev string) (bench.Options, []string) {
 		}
 	}
 	o.Groups = p.groups
+	if dev == "cpu" && p.peakGFLOPS > 0 {
+		o.PeakGFLOPS, o.PeakSource = p.peakGFLOPS, p.peakSource
+	}
 	return o, notes
 }
 

@@ -81,11 +81,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	samples := fs.String("samples", "", "evaluate these images instead of a checkpoint's: a directory of 28×28 PNGs (as gan sample writes) or a safetensors file with one n×784 tensor in [-1, 1]")
 	dataset := fs.String("dataset", "", "mnist or fashion (default: the checkpoint's; mnist for --samples)")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file (- for stdout instead of the table)")
+	var lf likelihoodFlags // anomaly.go: a VAE's likelihood in nats
+	lf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	set := setFlags(fs)
 	if err := f.check(); err != nil {
+		return err
+	}
+	if err := lf.check(); err != nil {
 		return err
 	}
 	if err := checkModelFlag(*modelName); err != nil {
@@ -104,6 +109,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	defer b.Close()
 
 	var pix []float32
+	var labels []int32 // a conditional model's requested labels
 	var source string
 	if *ckpt != "" {
 		m, err := loadModel(b, "--checkpoint", *ckpt, *modelName, set["model"])
@@ -111,15 +117,28 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer m.Free()
+		if done, err := evalLikelihood(m, *dataset, f.data, set["n"], stdout); done || err != nil { // autoregressive.go
+			return err
+		}
 		g, err := mnistGenerator(m, "--checkpoint "+*ckpt)
 		if err != nil {
 			return err
 		}
 		c := m.Config()
+		if *dataset == "" && c.Dataset == imagesDataset {
+			return usagef("--checkpoint %s was trained on --images pictures: the evaluation's classifier reads MNIST-style digits (--dataset mnist or fashion measures it against one anyway)", *ckpt)
+		}
 		if *dataset == "" {
 			*dataset = c.Dataset
 		}
-		if pix, err = generateSamples(g, imageio.MNIST, f.n, f.seed); err != nil {
+		lw := stdout
+		if *jsonOut == "-" {
+			lw = stderr
+		}
+		if err := reportLikelihood(lw, stderr, m, f.data, &lf); err != nil {
+			return err
+		}
+		if pix, labels, err = generateFor(g, imageio.MNIST, f.n, f.seed, noLabel); err != nil {
 			return err
 		}
 		source = fmt.Sprintf("%s (%s, %s, step %d), %d samples of seed %d, on %s",
@@ -146,6 +165,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	defer free()
 	res, err := e.Run(source, *dataset, pix)
 	if err != nil {
+		return err
+	}
+	if err := addConditional(e, res, pix, labels); err != nil {
 		return err
 	}
 	if *jsonOut == "-" {

@@ -9,9 +9,10 @@
 //	gan models
 //	gan import STATE_DICT.safetensors -o CKPT [--model seed-mlp-gan] [--epochs N] [--batch N] [--lr F] [--seed S]
 //	gan sample --checkpoint F [--model NAME] [--n 64] [--out DIR] [--grid FILE] [--seed S] [--device ...]
-//	           [--interpolate [--seeds 1,2,3] [--frames 8]]
+//	           [--interpolate [--seeds 1,2,3] [--frames 8]] [--label K (conditional models)]
 //	gan eval   --checkpoint F [--model NAME] | --samples PATH [--n 10000] [--seed 1] [--json FILE]
 //	gan report RUN_DIR [--n 10000] [--out FILE] [--no-eval]
+//	gan serve  --checkpoint F [--model NAME] [--addr 127.0.0.1:8080] [--device cpu|cuda|auto]
 //	gan classifier train|test [--dataset mnist|fashion] [--out FILE] [--weights FILE]
 //	gan bench  [--device cpu,cuda] [--quick|--full] [--json FILE]
 //

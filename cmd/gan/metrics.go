@@ -25,8 +25,10 @@ import (
 // where the statistics are the model's [model.Stat] names in order (for the
 // seed GAN d_loss,g_loss,D(x),D(G(z))) and the networks its [model.Net]
 // names. Gradient norms are empty without the divergence watch, the
-// evaluation metrics except on rows of --eval-every evaluations. Files of
-// earlier versions end at seconds.
+// evaluation metrics except on rows of --eval-every evaluations. A
+// conditional model's files end with its per-class columns (condColumns:
+// label_acc,label_acc_min,class_fid_mean,label_acc_0…,class_fid_0…).
+// Files of earlier versions end at seconds.
 
 // evalColumns name the --eval-every metrics, in the order of evalPoint.values.
 var evalColumns = []string{"fid", "inception_score", "class_kl", "classes_covered", "confident", "nn_distance"}
@@ -38,6 +40,9 @@ const gradPrefix = "grad_norm_"
 type metricsLayout struct {
 	stats []string // statistics, between epoch and seconds
 	nets  []string // networks whose gradient norms follow seconds
+	// classes is a conditional model's number of classes, whose columns
+	// (condColumns) end the file; 0 for other models.
+	classes int
 }
 
 // layoutOf is the layout of m's metrics.
@@ -49,6 +54,9 @@ func layoutOf(m model.Model) metricsLayout {
 	for _, n := range m.Nets() {
 		l.nets = append(l.nets, n.Name)
 	}
+	if g, ok := m.(model.ConditionalGenerator); ok {
+		l.classes = g.Classes()
+	}
 	return l
 }
 
@@ -59,7 +67,7 @@ func (l metricsLayout) columns() []string {
 	for _, n := range l.nets {
 		cols = append(cols, gradPrefix+n)
 	}
-	return append(cols, evalColumns...)
+	return append(append(cols, evalColumns...), condColumns(l.classes)...)
 }
 
 // header is the file's first line, without the newline.
@@ -85,10 +93,11 @@ type metricRow struct {
 // evalPoint holds the metrics of one --eval-every evaluation.
 type evalPoint struct {
 	fid, is, kl, covered, confident, nnDist float64
+	cond                                    []float64 // a conditional model's condColumns (NaN: not measured)
 }
 
 // noEval is an evalPoint of a row without evaluation.
-var noEval = evalPoint{math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}
+var noEval = evalPoint{math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), nil}
 
 // has reports whether the row carries an evaluation.
 func (e evalPoint) has() bool { return !math.IsNaN(e.fid) }
@@ -122,6 +131,9 @@ func appendRow(b []byte, r metricRow) []byte {
 	for _, v := range r.ev.values() {
 		opt(v)
 	}
+	for _, v := range r.ev.cond {
+		opt(v)
+	}
 	return append(b, '\n')
 }
 
@@ -153,6 +165,10 @@ func (t *metricsTable) convert(r metricRow, l metricsLayout) metricRow {
 		if k := slices.Index(t.nets, name); k >= 0 {
 			out.grads[i] = r.grads[k]
 		}
+	}
+	out.ev.cond = nanValues(len(condColumns(l.classes)))
+	if t.classes == l.classes {
+		copy(out.ev.cond, r.ev.cond)
 	}
 	return out
 }
@@ -228,6 +244,7 @@ func openMetrics(path string, l metricsLayout, step int) (*metricsLog, float64, 
 // waits for [metricsLog.setEval] and [metricsLog.flush].
 func (m *metricsLog) add(p model.Progress, seconds float64, grads []float64, hold bool) error {
 	r := metricRow{step: p.Step, epoch: p.Epoch + 1, stats: slices.Clone(p.Stats), seconds: seconds, ev: noEval}
+	r.ev.cond = nanValues(len(condColumns(m.classes)))
 	r.grads = make([]float64, len(m.nets))
 	for i := range r.grads {
 		r.grads[i] = math.NaN()
@@ -305,15 +322,19 @@ func parseMetrics(raw []byte, path string) (*metricsTable, error) {
 	t.stats = slices.Clone(head[2:sec])
 	// Where each column after seconds goes: a gradient norm, an
 	// evaluation metric, or nowhere (a column this version does not know).
-	type dest struct{ grad, ev int }
+	type dest struct{ grad, ev, cond int }
 	dests := make([]dest, len(head))
+	t.classes = condClasses(head)
+	condCols := condColumns(t.classes)
 	for k := sec + 1; k < len(head); k++ {
-		dests[k] = dest{-1, -1}
+		dests[k] = dest{-1, -1, -1}
 		if name, ok := strings.CutPrefix(head[k], gradPrefix); ok {
 			dests[k].grad = len(t.nets)
 			t.nets = append(t.nets, name)
 		} else if i := slices.Index(evalColumns, head[k]); i >= 0 {
 			dests[k].ev = i
+		} else if i := slices.Index(condCols, head[k]); i >= 0 {
+			dests[k].cond = i
 		}
 	}
 	t.rows = make([]metricRow, 0, len(recs)-1)
@@ -323,6 +344,7 @@ func parseMetrics(raw []byte, path string) (*metricsTable, error) {
 			return nil, fmt.Errorf("%s: line %d: %d fields, the header has %d", path, line, len(rec), len(head))
 		}
 		row := metricRow{stats: make([]float64, sec-2), grads: make([]float64, len(t.nets)), ev: noEval}
+		row.ev.cond = nanValues(len(condCols))
 		var errs [3]error
 		row.step, errs[0] = strconv.Atoi(rec[0])
 		row.epoch, errs[1] = strconv.Atoi(rec[1])
@@ -359,6 +381,8 @@ func parseMetrics(raw []byte, path string) (*metricsTable, error) {
 				row.grads[d.grad] = v
 			case d.ev >= 0:
 				*evs[d.ev] = v
+			case d.cond >= 0:
+				row.ev.cond[d.cond] = v
 			}
 		}
 		t.rows = append(t.rows, row)

@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"gan/nn"
+	"gan/nn/imagefolder"
 	"gan/nn/model"
+	"gan/nn/models/ganloss"
 	"gan/nn/models/seedgan" // registers the seed GAN
 )
 
@@ -99,6 +102,10 @@ type configFlags struct {
 	epochs, batch  int
 	lr             float64
 	seed           uint64
+	channels, size int // 0: the family's own
+	loss           string
+	nCritic        int
+	arch           string
 }
 
 // register defines the flags on fs with the defaults of the default
@@ -111,6 +118,11 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.lr, "lr", shortestFloat(def.LR), "Adam learning rate of every network (the default is the seed model's; another --model has its own)")
 	fs.Uint64Var(&c.seed, "seed", def.Seed, "seed of every random number (init, noise, dropout, shuffle)")
 	fs.StringVar(&c.dataset, "dataset", def.Dataset, "mnist or fashion (the default is the model's)")
+	fs.IntVar(&c.channels, "channels", 0, "image channels, 1 (gray) or 3 (RGB), for a family that takes them, e.g. dcgan (0: the family's own; the seed model makes 1×28×28)")
+	fs.IntVar(&c.size, "size", 0, "image side in pixels for a family that takes any square size, e.g. dcgan (0: the family's own)")
+	fs.StringVar(&c.loss, "loss", "", "GAN objective: "+strings.Join(ganloss.Names, ", ")+" (default the family's own, bce for the seed model); wgan-gp also defaults --lr 1e-4, Adam betas (0.5, 0.9) and --n-critic 5")
+	fs.IntVar(&c.nCritic, "n-critic", 1, "D (critic) steps per G step; each D step takes its own batch (default 1, or the --loss's own: 5 for wgan-gp)")
+	fs.StringVar(&c.arch, "arch", "", "architecture preset of --model (default the family's own); seed-mlp-gan: mlp, or conv for the WGAN-GP paper's convolutional critic with the seed generator")
 }
 
 // shortestFloat is v as the float64 of its shortest decimal form: the
@@ -147,6 +159,40 @@ func (c *configFlags) config(set map[string]bool) (model.Config, error) {
 	}
 	if set["dataset"] {
 		cfg.Dataset = c.dataset
+	}
+	if set["channels"] {
+		if c.channels != 1 && c.channels != 3 {
+			return model.Config{}, usagef("--channels %d: must be 1 (gray) or 3 (RGB)", c.channels)
+		}
+		cfg.Channels = c.channels
+	}
+	if set["size"] {
+		if c.size < 1 || c.size > imagefolder.MaxSize {
+			return model.Config{}, usagef("--size %d: must be between 1 and %d", c.size, imagefolder.MaxSize)
+		}
+		cfg.Size = c.size
+	}
+	if set["loss"] {
+		if err := ganloss.Check(c.loss); err != nil {
+			return model.Config{}, usagef("--loss %q: must be one of %s", c.loss, strings.Join(ganloss.Names, ", "))
+		}
+		cfg.Loss = c.loss
+		if d, ok := ganloss.Defaults(c.loss); ok && c.loss != f.Defaults().Loss {
+			// The loss's own settings, under those given explicitly.
+			cfg.Beta1, cfg.Beta2, cfg.NCritic = d.Beta1, d.Beta2, d.NCritic
+			if !set["lr"] {
+				cfg.LR = d.LR
+			}
+		}
+	}
+	if set["arch"] {
+		cfg.Arch = c.arch
+	}
+	if set["n-critic"] {
+		if c.nCritic < 1 {
+			return model.Config{}, usagef("--n-critic %d: must be at least 1", c.nCritic)
+		}
+		cfg.NCritic = c.nCritic
 	}
 	return cfg, nil
 }
@@ -209,6 +255,9 @@ flags:`)
 		return err
 	}
 	defer m.Free()
+	if err := checkShapeFlags(m, setFlags(fs), c.channels, c.size); err != nil {
+		return err
+	}
 	if err := model.Save(m, *out); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}

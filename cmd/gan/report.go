@@ -120,6 +120,9 @@ func collectRun(dir string, f *evalFlags, withEval bool, stderr io.Writer) (*rep
 	c := m.Config()
 	r.Subtitle = fmt.Sprintf("%s on %s, batch %d, Adam lr %g (β %g, %g), seed %d; checkpoint at step %d (epoch %.2f of %d)",
 		c.Model, c.Dataset, c.Batch, c.LR, c.Beta1, c.Beta2, c.Seed, m.Step(), float64(m.Step())/float64(max(batches, 1)), c.Epochs)
+	if c.Loss != "" {
+		r.Subtitle += fmt.Sprintf("; loss %s, %d D steps per G step", c.Loss, max(c.NCritic, 1))
+	}
 	g, shape, err := generatorOf(m, ckpt)
 	if err != nil {
 		r.Notes = append(r.Notes, fmt.Sprintf("No interpolation and no evaluation: %v.", err))
@@ -127,7 +130,7 @@ func collectRun(dir string, f *evalFlags, withEval bool, stderr io.Writer) (*rep
 	}
 	seeds := []uint64{f.seed, f.seed + 1, f.seed + 2, f.seed + 3, f.seed + 4}
 	const frames = 10
-	strip, err := interpolationStrip(g, shape, seeds, frames)
+	strip, err := interpolationStrip(g, shape, seeds, frames, noLabel)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +148,11 @@ func collectRun(dir string, f *evalFlags, withEval bool, stderr io.Writer) (*rep
 		r.Notes = append(r.Notes, fmt.Sprintf("No evaluation: %v.", err))
 		return r, nil
 	}
-	pix, err := generateSamples(g, shape, f.n, f.seed)
+	if c.Dataset == imagesDataset {
+		r.Notes = append(r.Notes, "No evaluation: the model was trained on --images pictures, and the evaluation's classifier reads MNIST-style digits.")
+		return r, nil
+	}
+	pix, labels, err := generateFor(g, shape, f.n, f.seed, noLabel)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +163,9 @@ func collectRun(dir string, f *evalFlags, withEval bool, stderr io.Writer) (*rep
 	defer free()
 	source := fmt.Sprintf("%d samples of seed %d from %s (step %d), on %s", f.n, f.seed, ckpt, m.Step(), b.Name())
 	if r.Eval, err = e.Run(source, c.Dataset, pix); err != nil {
+		return nil, err
+	}
+	if err := addConditional(e, r.Eval, pix, labels); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -286,7 +296,7 @@ func metricCharts(rows []metricRow, batches int) []report.Chart {
 		}
 		charts = append(charts, report.Chart{Title: m.title, XLabel: "epoch", YLabel: m.unit, YRange: m.yr, Series: []report.Series{s}})
 	}
-	return charts
+	return append(charts, conditionalCharts(pts, batches)...) // conditional.go
 }
 
 // readFrames reads the run's sample grids: epoch_NNN.png in epoch order,

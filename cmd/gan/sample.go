@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"gan/nn"
 	"gan/nn/eval"
@@ -31,6 +32,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	interp := fs.Bool("interpolate", false, "write a strip walking the latent space between seeds instead (to --grid, default OUT/interpolation.png)")
 	seedList := fs.String("seeds", "", "with --interpolate: the seeds walked through, comma-separated (default: SEED … SEED+4); each is image 0 of gan sample --seed S")
 	frames := fs.Int("frames", 8, "with --interpolate: steps per leg between two seeds")
+	complete := fs.String("complete", "", "autoregressive models (made, pixelcnn): complete this 28×28 PNG digit --n times, keeping its top --rows rows (binarised at grey 0.5)")
+	rows := fs.Int("rows", 14, "with --complete: the rows kept")
+	label := fs.Int("label", noLabel, "for a conditional model (--model cgan): the class of every image (default: image i has class i mod 10, and --grid shows one class per row; with --interpolate, leg k walks at class k mod 10)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -71,6 +75,14 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *complete != "" { // autoregressive.go
+		return completeImages(g, *complete, *rows, *n, *seed, *out, *grid, stdout)
+	}
+	if !setFlags(fs)["label"] {
+		*label = noLabel
+	} else if err := checkLabel(m, g, *label); err != nil {
+		return err
+	}
 	// The output directory is made only now, once the checkpoint has loaded,
 	// and only when something goes into it.
 	if !*interp || *grid == "" {
@@ -84,7 +96,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		if stripPath == "" {
 			stripPath = filepath.Join(*out, "interpolation.png")
 		}
-		img, err := interpolationStrip(g, shape, seeds, *frames)
+		img, err := interpolationStrip(g, shape, seeds, *frames, *label)
 		if err != nil {
 			return err
 		}
@@ -95,9 +107,14 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	pix, err := generateSamples(g, shape, *n, *seed)
+	start := time.Now()
+	pix, _, err := generateFor(g, shape, *n, *seed, *label)
 	if err != nil {
 		return err
+	}
+	if isSequential(g) { // autoregressive.go
+		secs := time.Since(start).Seconds()
+		fmt.Fprintf(stdout, "sampled %d images pixel by pixel in %.1f s: %.2f images/s\n", *n, secs, float64(*n)/secs)
 	}
 	for i := 0; i < *n; i++ {
 		path := filepath.Join(*out, fmt.Sprintf("sample_%05d.png", i))
@@ -110,7 +127,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		if *n > 64 {
 			cols = 10
 		}
-		if err := imageio.WritePNG(*grid, imageio.GridOf(pix, *n, shape, cols, 2)); err != nil {
+		if err := imageio.WritePNG(*grid, sampleGrid(g, pix, *n, shape, cols, *label)); err != nil {
 			return err
 		}
 	}
@@ -172,15 +189,16 @@ func parseSeeds(list string, first uint64) ([]uint64, error) {
 }
 
 // interpolationStrip generates the latent walk through seeds (see
-// eval.LatentWalk) and lays it out one leg per row, frames+1 images each.
-func interpolationStrip(g model.Generator, s imageio.Shape, seeds []uint64, frames int) (image.Image, error) {
+// eval.LatentWalk) and lays it out one leg per row, frames+1 images each;
+// a conditional model walks at label (noLabel: leg k at class k mod 10).
+func interpolationStrip(g model.Generator, s imageio.Shape, seeds []uint64, frames, label int) (image.Image, error) {
 	z, err := eval.LatentWalk(seeds, frames, g.LatentDim())
 	if err != nil {
 		return nil, err
 	}
 	n := len(z) / g.LatentDim()
 	pix := make([]float32, n*s.Size())
-	if err := g.Generate(z, pix); err != nil {
+	if err := generateWalk(g, z, pix, frames+1, label); err != nil {
 		return nil, fmt.Errorf("generating: %w", err)
 	}
 	return imageio.GridOf(pix, n, s, frames+1, 2), nil

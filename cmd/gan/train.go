@@ -20,6 +20,7 @@ import (
 	"gan/nn/imageio"
 	"gan/nn/mnist"
 	"gan/nn/model"
+	"gan/nn/models/ganloss"
 )
 
 // testHookAfterStep, when set by a test, runs after every training step,
@@ -42,20 +43,26 @@ func init() {
 type trainFlags struct {
 	configFlags
 	device, out, resume, data string
+	images                    string // --images: a folder of the user's pictures
 	steps                     int
 	evalEvery, evalN, nnRef   int
 	watch                     bool
+	vae                       vaeFlags // vaeflags.go
+	ar                        arFlags  // autoregressive.go
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	var f trainFlags
 	fs := newFlagSet("train", stderr)
 	f.configFlags.register(fs)
+	f.vae.register(fs)
+	f.ar.register(fs)
 	fs.StringVar(&f.device, "device", "cpu", "where to train: cpu, cuda or auto (auto says on stderr why it falls back to the CPU)")
 	fs.StringVar(&f.out, "out", "run", "output directory: samples/, metrics.csv, warnings.jsonl, loss.png, checkpoint.safetensors")
 	fs.IntVar(&f.steps, "steps", 0, "stop after this many steps (0: run all epochs)")
 	fs.StringVar(&f.resume, "resume", "", "continue from this checkpoint (metrics.csv and warnings.jsonl in --out are continued), or start from the weights of a bare PyTorch state_dict of --model (see gan import)")
 	fs.StringVar(&f.data, "data", "", "directory with idx files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz])")
+	fs.StringVar(&f.images, "images", "", "train on your own pictures instead of --data/--dataset: the PNG and JPEG files in this folder and its subfolders, centre-cropped and resized to the model's image shape (see --channels, --size); unreadable files are skipped")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "every N epochs (and after the last), measure the generator as gan eval does and add the metrics to metrics.csv and the plots (0: never)")
 	fs.IntVar(&f.evalN, "eval-n", 10000, "samples per --eval-every evaluation (noise of --seed, as gan eval --seed)")
 	fs.IntVar(&f.nnRef, "eval-nn-ref", eval.DefaultNNRef, "training images searched for nearest neighbours in --eval-every evaluations")
@@ -94,6 +101,20 @@ flags:`)
 	if err != nil {
 		return err
 	}
+	if err := f.vae.apply(&cfg, set, f.resume != "" && !set["model"]); err != nil {
+		return err
+	}
+	if err := f.ar.apply(&cfg, set); err != nil {
+		return err
+	}
+	if f.images != "" {
+		for _, other := range []string{"data", "dataset"} {
+			if set[other] {
+				return usagef("--images and --%s: give one source of training images (--images is a folder of your own pictures, --data/--dataset an MNIST-style set)", other)
+			}
+		}
+		cfg.Dataset = imagesDataset
+	}
 	if err := model.ValidateConfig(cfg); err != nil {
 		return usagef("%v", err)
 	}
@@ -115,12 +136,29 @@ flags:`)
 	}
 	defer m.Free()
 	cfg = *m.Config()
-
-	train, err := mnist.Load(cfg.Dataset, f.data, true)
-	if err != nil {
+	if err := checkShapeFlags(m, set, f.channels, f.size); err != nil {
 		return err
 	}
-	data := model.FromMNIST(train)
+	if err := checkResumeSource(f.resume, cfg.Dataset, f.images); err != nil {
+		return err
+	}
+
+	var train *mnist.Set // nil for --images
+	var data *model.Dataset
+	if f.images != "" {
+		if data, err = loadImages(f.images, m, stderr); err != nil {
+			return err
+		}
+		if f.evalEvery > 0 {
+			fmt.Fprintln(stderr, "--eval-every: left out: the evaluation's classifier reads MNIST-style digits, not --images pictures")
+			f.evalEvery = 0
+		}
+	} else {
+		if train, err = mnist.Load(cfg.Dataset, f.data, true); err != nil {
+			return err
+		}
+		data = model.FromMNIST(train)
+	}
 	if g, ok := m.(model.Generator); ok {
 		if c, h, w := g.ImageShape(); c != data.C || h != data.H || w != data.W {
 			return fmt.Errorf("--dataset %s: %d×%d×%d images, the %s model makes %d×%d×%d", cfg.Dataset, data.C, data.H, data.W, cfg.Model, c, h, w)
@@ -142,6 +180,12 @@ flags:`)
 		return err
 	}
 	defer r.close()
+	if f.images != "" && r.mnist {
+		r.mnist = false // the classifier would read the pictures as digits
+		if f.watch {
+			fmt.Fprintln(stderr, "--watch: the class-coverage check is left out: the classifier reads MNIST-style digits, not --images pictures (the loss and gradient checks stay on)")
+		}
+	}
 	if err := r.setUpMeasurement(m, &f, train); err != nil {
 		return err
 	}
@@ -258,6 +302,12 @@ func reconcileResume(ck *model.Config, asked model.Config, set map[string]bool) 
 		{"lr", asked.LR != ck.LR},
 		{"seed", asked.Seed != ck.Seed},
 		{"dataset", asked.Dataset != ck.Dataset},
+		{"loss", asked.Loss != ck.Loss},
+		{"n-critic", asked.NCritic != ck.NCritic},
+		{"latent", asked.Latent != ck.Latent},
+		{"beta", asked.KLBeta != ck.KLBeta},
+		{"binarize", asked.Binarize != ck.Binarize},
+		{"iw", asked.IW != ck.IW},
 	} {
 		if set[d.flag] && d.differs {
 			return usagef("--%s differs from the checkpoint's config; a resumed run keeps it (%+v)", d.flag, *ck)
@@ -348,7 +398,7 @@ func newRunDir(dir string, m model.Model, log io.Writer) (*runDir, error) {
 		return nil, err
 	}
 	for i, s := range m.Stats() {
-		if s.Loss {
+		if s.Loss && ganloss.HasLossFloor(m.Config().Loss) { // a critic's loss has no floor to watch
 			r.lossAt = i
 			break
 		}
@@ -479,14 +529,11 @@ const fixedGridSize = 64
 // checkpoint (last, so that it is only replaced once the rest is saved).
 func (r *runDir) endOfEpoch(m model.Model, gridName string, batches, epoch int, evalNow bool) error {
 	if r.gen != nil {
-		z := hostNoise(nn.RandKey{Seed: r.seed, Stream: nn.StreamID(nn.PurposeFixed, 0)}, fixedGridSize, r.gen.LatentDim())
-		if r.fixed == nil {
-			r.fixed = make([]float32, fixedGridSize*r.shape.Size())
+		grid, err := r.fixedGrid() // conditional.go: one class per row for a conditional model
+		if err != nil {
+			return err
 		}
-		if err := r.gen.Generate(z, r.fixed); err != nil {
-			return fmt.Errorf("sample grid: %w", err)
-		}
-		if err := imageio.WritePNG(filepath.Join(r.samples, gridName), imageio.GridOf(r.fixed, fixedGridSize, r.shape, 8, 2)); err != nil {
+		if err := imageio.WritePNG(filepath.Join(r.samples, gridName), grid); err != nil {
 			return err
 		}
 		if r.watch != nil && r.clf != nil {
@@ -533,7 +580,7 @@ func (r *runDir) interrupted(m model.Model, batches int) error {
 // evaluate measures evalN samples as gan eval does and records the
 // metrics on the last row of metrics.csv.
 func (r *runDir) evaluate(epoch int) error {
-	pix, err := generateSamples(r.gen, r.shape, r.evalN, r.seed)
+	pix, labels, err := generateFor(r.gen, r.shape, r.evalN, r.seed, noLabel)
 	if err != nil {
 		return err
 	}
@@ -541,8 +588,18 @@ func (r *runDir) evaluate(epoch int) error {
 	if err != nil {
 		return fmt.Errorf("evaluation after epoch %d: %w", epoch, err)
 	}
-	r.metrics.setEval(evalPoint{fid: m.FID, is: m.InceptionScore, kl: m.ClassKL, covered: float64(m.Covered), confident: m.Confident, nnDist: m.NNDist})
+	ev := evalPoint{fid: m.FID, is: m.InceptionScore, kl: m.ClassKL, covered: float64(m.Covered), confident: m.Confident, nnDist: m.NNDist}
 	fmt.Fprintf(r.log, "eval after epoch %d (%d samples): FID (classifier features) %.3f, IS %.3f, class KL %.4f, classes covered %d, confident %.1f%%, nearest-train distance %.3f\n",
 		epoch, m.N, m.FID, m.InceptionScore, m.ClassKL, m.Covered, 100*m.Confident, m.NNDist)
+	if labels != nil { // a conditional model: the per-class figures too
+		c, err := r.evaluator.Conditional(pix, labels)
+		if err != nil {
+			return fmt.Errorf("evaluation after epoch %d: %w", epoch, err)
+		}
+		ev.cond = condValues(c)
+		fmt.Fprintf(r.log, "  requested label recognised in %.2f%% of the samples (lowest class %.2f%%), mean per-class FID %.3f\n",
+			100*c.Recognised, 100*c.MinRecognised, c.MeanFID)
+	}
+	r.metrics.setEval(ev)
 	return nil
 }

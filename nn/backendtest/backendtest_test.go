@@ -41,6 +41,15 @@ type broken struct {
 	activate func(b *ref.Backend, y, x nn.Mat, act nn.Act)
 	matMul   func(b *ref.Backend, c, a, bm nn.Mat, transA, transB bool, beta float32)
 	fill     func(b *ref.Backend, dst nn.Mat, v float32)
+	col2Im   func(b *ref.Backend, img, cols nn.Mat, g nn.ConvGeom, beta float32)
+}
+
+func (b *broken) Col2Im(img, cols nn.Mat, g nn.ConvGeom, beta float32) {
+	if b.col2Im != nil {
+		b.col2Im(b.Backend, img, cols, g, beta)
+		return
+	}
+	b.Backend.Col2Im(img, cols, g, beta)
 }
 
 func (b *broken) Activate(y, x nn.Mat, act nn.Act) {
@@ -89,7 +98,8 @@ func failures(op, name string, b *broken) []string {
 // bit-exact tolerance), a MatMul that ignores beta, a 7×7×7 product off by
 // a relative 1e-5 (about 170 float32 ulps: within PyTorch's rtol 1e-3,
 // outside the rounding bound of (7+2)·2⁻²⁴ of Σ|a·b|), and a Fill that
-// writes the whole buffer, margins and all. The unbroken reference passes.
+// writes the whole buffer, margins and all, and a Col2Im off by a relative
+// 1e-6 or ignoring beta. The unbroken reference passes.
 func TestSuiteCatchesWrongOps(t *testing.T) {
 	if errs := failures("Activate", "", &broken{Backend: ref.New()}); len(errs) != 0 {
 		t.Fatalf("the reference fails its own cases: %v", errs[0])
@@ -121,5 +131,21 @@ func TestSuiteCatchesWrongOps(t *testing.T) {
 	}}
 	if errs := failures("Fill", "", spill); len(errs) == 0 || !strings.Contains(errs[0], "outside the") {
 		t.Errorf("a Fill that writes outside its view passes: %v", errs)
+	}
+	// A Col2Im off by a relative 1e-6 (17 units of 2⁻²⁴, above the bound
+	// of 3 units of a single-entry sum with a 1×1 kernel) and one that
+	// ignores beta.
+	col2imSloppy := &broken{Backend: ref.New(), col2Im: func(b *ref.Backend, img, cols nn.Mat, g nn.ConvGeom, beta float32) {
+		b.Col2Im(img, cols, g, beta)
+		b.Map(img, img, nn.MapScale, 1+1e-6)
+	}}
+	if errs := failures("Col2Im", "k1x1 s1x1 p0x0/beta=0", col2imSloppy); len(errs) == 0 {
+		t.Error("a Col2Im off by a relative 1e-6 passes")
+	}
+	col2imNoBeta := &broken{Backend: ref.New(), col2Im: func(b *ref.Backend, img, cols nn.Mat, g nn.ConvGeom, beta float32) {
+		b.Col2Im(img, cols, g, 0)
+	}}
+	if errs := failures("Col2Im", "beta=0.5", col2imNoBeta); len(errs) == 0 {
+		t.Error("a Col2Im that ignores beta passes")
 	}
 }

@@ -61,7 +61,7 @@ func cases() []*testCase {
 	for _, f := range []func() []*testCase{
 		matMulCases, biasCases, colSumCases, rowSumSqCases, activateCases, actBackwardCases,
 		dropoutCases, lossCases, adamCases, copyFillCases, randCases, gatherScatterCases,
-		axpbyMulCases, scaleRowsCases, mapCases, layerNormCases,
+		axpbyMulCases, scaleRowsCases, mapCases, layerNormCases, convCases,
 	} {
 		cs = append(cs, f()...)
 	}

@@ -544,7 +544,7 @@ func minRows(c *testCase) int {
 // testErrors runs every error case on b: the op must record an error that
 // names it and leave every operand, and the buffer around it, as it was.
 func testErrors(t *testing.T, b nn.Backend, clearErr func(nn.Backend), cs []*testCase) {
-	all := append(errorCases(), derivedErrorCases(cs)...)
+	all := slices.Concat(errorCases(), convErrorCases(), derivedErrorCases(cs))
 	covered := map[string]bool{}
 	for _, e := range all {
 		covered[e.op] = true

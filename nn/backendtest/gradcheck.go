@@ -337,6 +337,7 @@ func gradChecks() []gradCheck {
 	)
 	gc = append(gc, matMulGradChecks()...)
 	gc = append(gc, layerNormGradChecks()...)
+	gc = append(gc, convGradChecks()...)
 	return gc
 }
 
@@ -560,7 +561,9 @@ func layerNormGradChecks() []gradCheck {
 // backward, LayerNormBackward, ScaleRows as RowSumSq's backward, Mul,
 // Axpby, each Map function's derivative, and the double backward of the
 // critic's activations (ActBackward's own derivatives in dy and in y, for
-// LeakyReLU, tanh and sigmoid). With [RunAgainstReference] it ties every
+// LeakyReLU, tanh and sigmoid), Col2Im and Im2Col as each other's
+// gradients (Conv2d's and ConvTranspose2d's backward) with their adjoint
+// identity on every conformance geometry. With [RunAgainstReference] it ties every
 // backend's backward ops to the derivatives of its forward ops.
 //
 // Each check logs its largest error as a fraction of the tolerance (-v).

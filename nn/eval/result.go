@@ -26,6 +26,10 @@ type Result struct {
 	// Flags lists the problems the samples' metrics show, in words; empty
 	// when none.
 	Flags []string `json:"flags"`
+	// Conditional holds the figures of a conditional generator's samples
+	// against their requested labels (nil for an unconditional one; see
+	// [Evaluator.Conditional]).
+	Conditional *ConditionalMetrics `json:"conditional,omitempty"`
 }
 
 // ClassifierInfo describes the classifier whose feature space a [Result] uses.
@@ -128,6 +132,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		for _, f := range r.Flags {
 			fmt.Fprintf(&b, "  - %s\n", f)
 		}
+	}
+	if r.Conditional != nil {
+		r.Conditional.writeText(&b)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

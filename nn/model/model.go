@@ -43,6 +43,29 @@ type Config struct {
 	Loss string `json:"loss,omitempty"`
 	// NCritic is the number of D (critic) steps per G step (0: 1).
 	NCritic int `json:"n_critic,omitempty"`
+	// Arch selects a family's architecture preset (e.g. "mlp" or "dcgan"
+	// for the conditional GAN; empty: the family's default).
+	Arch string `json:"arch,omitempty"`
+	// Latent is a VAE's latent width (0 for other families).
+	Latent int `json:"latent,omitempty"`
+	// KLBeta weights a VAE's KL term (β-VAE; 1 is the plain VAE).
+	KLBeta float32 `json:"kl_beta,omitempty"`
+	// Binarize is a VAE's training data: "dynamic" (a fresh Bernoulli draw
+	// of every pixel from its grey level at every step) or "none" (grey
+	// levels in [0, 1], as pytorch/examples' VAE).
+	Binarize string `json:"binarize,omitempty"`
+	// IW is the number of importance samples per image of a VAE's training
+	// bound (1: the ELBO; K > 1: the IWAE bound of Burda et al.).
+	IW int `json:"iw,omitempty"`
+	// Orders is the number of MADE orderings (masks) trained and averaged
+	// at test time (0: one).
+	Orders int `json:"orders,omitempty"`
+	// Hidden is an autoregressive model's width: MADE's hidden units,
+	// PixelCNN's residual channels (0: the family's own).
+	Hidden int `json:"hidden,omitempty"`
+	// Blocks is the number of PixelCNN residual blocks (0: the family's
+	// own).
+	Blocks int `json:"blocks,omitempty"`
 }
 
 // Validate reports the first value that cannot be trained with, among the
@@ -126,6 +149,19 @@ type Generator interface {
 	// Generate maps the n×LatentDim noise z (host values) to n images,
 	// written to out (n·C·H·W host values in [−1, 1]), in evaluation mode.
 	Generate(z, out []float32) error
+}
+
+// ConditionalGenerator is a generator that takes a class label with each
+// noise vector (the conditional GANs): sampling, grids and evaluation ask
+// it for given classes.
+type ConditionalGenerator interface {
+	Generator
+	// Classes is the number of labels (0 … Classes−1).
+	Classes() int
+	// GenerateLabels is Generate with label[i] the class of row i of z
+	// (len(labels) = number of rows); a label outside [0, Classes) is an
+	// error.
+	GenerateLabels(z []float32, labels []int32, out []float32) error
 }
 
 // Base holds what every model has; families embed it.

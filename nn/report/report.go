@@ -109,6 +109,36 @@ func Write(w io.Writer, r *Run) error {
 
 // evalRows lays out the evaluation table.
 func evalRows(res *eval.Result) []evalRow {
+	return append(unconditionalRows(res), conditionalRows(res.Conditional)...)
+}
+
+// conditionalRows are the rows of a conditional model's per-class figures
+// (none for c nil): the share of samples whose requested label the
+// classifier recognises, overall and per class, and each class's FID.
+func conditionalRows(c *eval.ConditionalMetrics) []evalRow {
+	if c == nil {
+		return nil
+	}
+	opt := func(format string, scale, v float64) string {
+		if math.IsNaN(v) {
+			return "–"
+		}
+		return fmt.Sprintf(format, scale*v)
+	}
+	rows := []evalRow{
+		{"requested label recognised (all samples)", opt("%.2f%%", 100, c.Recognised), opt("%.2f%%", 100, c.RealRecognised), "real: the classifier's test accuracy"},
+		{"requested label recognised (lowest class)", opt("%.2f%%", 100, c.MinRecognised), "", ""},
+	}
+	for _, m := range c.Classes {
+		rows = append(rows,
+			evalRow{fmt.Sprintf("label %d: recognised", m.Label), opt("%.2f%%", 100, m.Recognised), opt("%.2f%%", 100, m.RealRecognised), fmt.Sprintf("%d samples; real: the class's test images", m.N)},
+			evalRow{fmt.Sprintf("label %d: FID (classifier features)", m.Label), opt("%.3f", 1, m.FID), opt("%.3f", 1, m.RealFID), fmt.Sprintf("against the class's test images; real: %d training images of the class", m.RealN)})
+	}
+	return rows
+}
+
+// unconditionalRows are the rows of every model's figures.
+func unconditionalRows(res *eval.Result) []evalRow {
 	s, r := res.Samples, res.Real
 	f3 := func(v float64) string { return fmt.Sprintf("%.3f", v) }
 	pct := func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }

@@ -19,6 +19,12 @@
 // (nn/streams.go, "legacy"), so a seeded run is bit-identical to the runs
 // of earlier versions; TestSeedRunIsBitIdentical checks it against losses
 // and a parameter hash recorded before the engine existed.
+//
+// The other GAN objectives of package ganloss (Config.Loss lsgan, hinge,
+// wgan-gp), several D steps per G step (Config.NCritic) and the WGAN-GP
+// paper's convolutional critic (Config.Arch "conv") train the same
+// generator with a step of their own, beside the seed's (losses.go); the
+// seed's configuration never takes it.
 package seedgan
 
 import (
@@ -28,6 +34,7 @@ import (
 	"gan/nn/graph"
 	"gan/nn/layer"
 	"gan/nn/model"
+	"gan/nn/models/ganloss"
 )
 
 // Name is the family's --model name.
@@ -63,6 +70,7 @@ func init() {
 		Name:     Name,
 		Summary:  "the seed's MNIST GAN: MLP G 100-256-512-1024-784, D 784-1024-512-256-1 with dropout, BCE, Adam 2e-4",
 		Defaults: DefaultConfig,
+		Validate: validate,
 		New:      func(b nn.Backend, cfg model.Config) (model.Model, error) { return New(b, cfg) },
 	})
 }
@@ -107,6 +115,13 @@ type GAN struct {
 	gens  map[int]*genProgram
 	stats []float64
 	zDev  nn.Mat // upload buffer of Generate's noise
+
+	// loss is the objective of a run off the seed's path (--loss other
+	// than bce, or --n-critic above 1; see losses.go), "" on it; lsteps
+	// are its compiled steps by batch size and whether G steps too.
+	loss      string
+	lsteps    map[lossKey]*lossStep
+	lossStats []model.Stat // ganloss.Stats(loss), made once
 }
 
 // stepProgram is the compiled training step for batches of n rows.
@@ -130,9 +145,20 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 		return nil, err
 	}
 	m := &GAN{Base: model.Base{Cfg: cfg, B: b}, steps: map[int]*stepProgram{}, gens: map[int]*genProgram{},
-		stats: make([]float64, 4)}
+		stats: make([]float64, 4), loss: pathLoss(cfg), lsteps: map[lossKey]*lossStep{}}
 	m.PG, m.PD = nn.NewParamSet(initStreamG), nn.NewParamSet(initStreamD)
-	m.G, m.D = NewGenerator(m.PG), NewDiscriminator(m.PD)
+	m.G = NewGenerator(m.PG)
+	if m.loss != "" {
+		m.lossStats = ganloss.Stats(m.loss)
+	}
+	switch {
+	case cfg.Arch == ArchConv:
+		m.D = NewConvCritic(m.PD, 64)
+	case m.loss == ganloss.WGANGP:
+		m.D = NewCritic(m.PD)
+	default:
+		m.D = NewDiscriminator(m.PD)
+	}
 	if err := m.alloc(); err != nil {
 		m.Free()
 		return nil, err
@@ -168,7 +194,10 @@ func (m *GAN) Free() {
 	for _, p := range m.gens {
 		p.prog.Free()
 	}
-	m.steps, m.gens = map[int]*stepProgram{}, map[int]*genProgram{}
+	for _, s := range m.lsteps {
+		s.prog.Free()
+	}
+	m.steps, m.gens, m.lsteps = map[int]*stepProgram{}, map[int]*genProgram{}, map[lossKey]*lossStep{}
 	for _, o := range []*nn.Adam{m.OptG, m.OptD} {
 		if o != nil {
 			o.Free()
@@ -187,8 +216,12 @@ func (m *GAN) Nets() []model.Net {
 	return []model.Net{{Name: "G", Params: m.PG, Opt: m.OptG}, {Name: "D", Params: m.PD, Opt: m.OptD}}
 }
 
-// Stats are the seed's printed quantities.
+// Stats are the seed's printed quantities (off the seed's path, those of
+// the loss: ganloss.Stats).
 func (m *GAN) Stats() []model.Stat {
+	if m.loss != "" {
+		return m.lossStats
+	}
 	return []model.Stat{
 		{Name: "d_loss", Format: "%.4f", Loss: true}, // BCE(D(x), 1) + BCE(D(G(z)), 0)
 		{Name: "g_loss", Format: "%.4f", Loss: true}, // BCE(D(G(z)), 1) after D's update
@@ -200,6 +233,9 @@ func (m *GAN) Stats() []model.Stat {
 // RNG describes the random streams (the layout of the versions before the
 // graph engine).
 func (m *GAN) RNG() string {
+	if m.loss != "" {
+		return lossRNG
+	}
 	return "philox4x32-10; noise stream = step, dropout streams = 2*step+pass, shuffle stream = epoch"
 }
 
@@ -252,6 +288,9 @@ func (m *GAN) TrainStep(b *model.Batch) ([]float64, error) {
 	n := len(b.Idx)
 	if n < 1 || n > m.Cfg.Batch {
 		return nil, fmt.Errorf("train step: %d rows, batch is %d", n, m.Cfg.Batch)
+	}
+	if m.loss != "" {
+		return m.lossTrainStep(b)
 	}
 	s := m.steps[n]
 	if s == nil {

@@ -1,0 +1,128 @@
+/* conv.cu: the patch ops of 2-D convolutions, Im2Col and Col2Im of
+   nn.Backend (the graph builds Conv2d and ConvTranspose2d from them and
+   MatMul).
+
+   im2col  cols = the patches of img: row (n, oy, ox), column (c, ky, kx)
+           of the (N·OH·OW)×(C·KH·KW) cols holds image element
+           (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 in the padding.
+   col2im  img = s, or fl(fl(beta·img) + s) when beta ≠ 0, where s is the
+           float32 sum, from 0 in ascending (ky, kx) order, of the cols
+           entries im2col copies the element to: im2col's adjoint.
+
+   The images are N×C×H×W in one of two layouts (nn.ImageLayout): NHWC,
+   the (N·H·W)×C matrix with element (n, c, y, x) at ((n·H + y)·W + x)·C
+   + c, or NCHW, the N×(C·H·W) matrix with it at ((n·C + c)·H + y)·W + x.
+   The host checks the geometry (OH and OW are what the kernel, stride and
+   padding give) and that both operands are contiguous and of its shapes
+   (nn.CheckConv), and launches nothing for empty operands.
+
+   col2im gathers: one thread per image element adds its own entries, in
+   the same order as the CPU backend, with __fadd_rn (never fused), so the
+   two backends agree bit for bit and no two threads write one element (no
+   atomics). */
+#include "common.cuh"
+
+/* Image layouts, as nn.ImageLayout numbers them. */
+#define GAN_NHWC 0
+#define GAN_NCHW 1
+
+/* conv_image_index is the index of element (n, c, y, x) in the layout. */
+__device__ __forceinline__ int conv_image_index(int layout, int C, int H, int W, int n, int c, int y, int x)
+{
+    if (layout == GAN_NCHW) {
+        return ((n * C + c) * H + y) * W + x;
+    }
+    return ((n * H + y) * W + x) * C + c;
+}
+
+// ---- CUDA kernels
+
+/* im2col: cols is (N·OH·OW)×(C·KH·KW), img N images C×H×W in the layout;
+   one thread per patch element. Thread i writes cols[i], so consecutive
+   threads write consecutive addresses (coalesced), reading one image
+   element or writing 0 where the patch lies in the padding. Every entry
+   is written: the old cols is never read.
+   Launch: 1-D grid-stride over N·OH·OW·C·KH·KW elements, 256 threads per
+   block, the grid capped by the host (gpu/backend.go). */
+extern "C" __global__ void __launch_bounds__(256)
+    im2col(int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int layout,
+           float *__restrict__ cols, const float *__restrict__ img)
+{
+    const int KK = KH * KW, K = C * KK;
+    GAN_FOR_EACH(i, N * OH * OW * K)
+    {
+        const int r = (int)i / K, col = (int)i - r * K;
+        const int c = col / KK, kk = col - c * KK;
+        const int ky = kk / KW, kx = kk - ky * KW;
+        const int n = r / (OH * OW), g = r - n * (OH * OW);
+        const int oy = g / OW, ox = g - oy * OW;
+        const int y = oy * SH - PH + ky, x = ox * SW - PW + kx;
+        float v = 0.0f;
+        if (y >= 0 && y < H && x >= 0 && x < W) {
+            v = img[conv_image_index(layout, C, H, W, n, c, y, x)];
+        }
+        cols[i] = v;
+    }
+}
+
+/* col2im: img is N images C×H×W in the layout, cols (N·OH·OW)×(C·KH·KW);
+   one thread per image element, thread i writing img[i] (coalesced in
+   either layout). The thread walks ky = 0 … KH−1, then kx = 0 … KW−1: the
+   tap (ky, kx) reaches the element from patch (oy, ox) when y + PH − ky
+   and x + PW − kx are non-negative multiples of SH and SW whose
+   quotients oy, ox lie inside the OH×OW grid; their entries are added to
+   s = 0 in that order with __fadd_rn, then img[i] = s, or
+   fl(fl(beta·img[i]) + s) for beta ≠ 0 (with beta = 0 the old img is not
+   read, so NaNs in it do not propagate). Since y + PH − ky falls as ky
+   grows, the walk stops at the first negative one.
+   Launch: 1-D grid-stride over N·C·H·W elements, 256 threads per block,
+   the grid capped by the host. */
+extern "C" __global__ void __launch_bounds__(256)
+    col2im(int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int layout,
+           float *__restrict__ img, const float *__restrict__ cols, float beta)
+{
+    const int KK = KH * KW, K = C * KK;
+    GAN_FOR_EACH(i, N * C * H * W)
+    {
+        int n, c, y, x;
+        if (layout == GAN_NCHW) {
+            x = (int)i % W;
+            const int t = (int)i / W;
+            y = t % H;
+            c = t / H % C;
+            n = t / H / C;
+        } else {
+            c = (int)i % C;
+            const int p = (int)i / C;
+            x = p % W;
+            y = p / W % H;
+            n = p / W / H;
+        }
+        float s = 0.0f;
+        for (int ky = 0; ky < KH; ky++) {
+            const int ty = y + PH - ky;
+            if (ty < 0) {
+                break;
+            }
+            const int oy = ty / SH;
+            if (oy * SH != ty || oy >= OH) {
+                continue;
+            }
+            for (int kx = 0; kx < KW; kx++) {
+                const int tx = x + PW - kx;
+                if (tx < 0) {
+                    break;
+                }
+                const int ox = tx / SW;
+                if (ox * SW != tx || ox >= OW) {
+                    continue;
+                }
+                s = __fadd_rn(s, cols[(size_t)((n * OH + oy) * OW + ox) * K + (c * KH + ky) * KW + kx]);
+            }
+        }
+        if (beta != 0.0f) {
+            s = __fadd_rn(__fmul_rn(beta, img[i]), s);
+        }
+        img[i] = s;
+    }
+}

@@ -1,0 +1,522 @@
+// Package cgan is the conditional GAN (family "cgan"): a GAN whose
+// generator and discriminator both see the class label, so that the
+// generator draws a requested digit. It is PyTorch-GAN's cgan on the seed
+// model's networks ([Config.Arch] "mlp", the default):
+//
+//	class Generator(nn.Module):          # G
+//	    def __init__(self):
+//	        self.label_emb = nn.Embedding(10, 10)
+//	        self.model = nn.Sequential(nn.Linear(110, 256), nn.LeakyReLU(0.2),
+//	            nn.Linear(256, 512), nn.LeakyReLU(0.2), nn.Linear(512, 1024),
+//	            nn.LeakyReLU(0.2), nn.Linear(1024, 784), nn.Tanh())
+//	    def forward(self, z, labels):
+//	        return self.model(torch.cat((self.label_emb(labels), z), -1))
+//
+//	class Discriminator(nn.Module):      # D
+//	    def __init__(self):
+//	        self.label_embedding = nn.Embedding(10, 10)
+//	        self.model = nn.Sequential(nn.Linear(794, 1024), nn.LeakyReLU(0.2),
+//	            nn.Dropout(0.3), nn.Linear(1024, 512), nn.LeakyReLU(0.2),
+//	            nn.Dropout(0.3), nn.Linear(512, 256), nn.LeakyReLU(0.2),
+//	            nn.Linear(256, 1))       # the sigmoid is fused into the loss
+//	    def forward(self, img, labels):
+//	        return self.model(torch.cat((img.view(img.size(0), -1),
+//	                                     self.label_embedding(labels)), -1))
+//
+// so the checkpoint's tensors (G.label_emb.weight, G.model.0.weight, …,
+// D.label_embedding.weight, D.model.0.weight, …) load into those modules.
+// Training is the seed's: binary cross-entropy (or [model.Config.Loss]'s
+// lsgan or hinge through package ganloss), a D step on real images with
+// their labels and on generated images with the labels they were
+// generated for (as one batch of 2n rows), then a G step through the
+// updated D; Adam with lr 2e-4 and PyTorch-GAN's betas (0.5, 0.999),
+// batch 64. The labels of the generated images are uniform over the
+// classes, drawn on the host from stream (nn.PurposeLabel, step); every
+// other random number comes from nn.InitStreams and nn.StreamSlots.
+//
+// The DCGAN architecture ("dcgan") is not built yet: it waits for the
+// convolution layers.
+package cgan
+
+import (
+	"fmt"
+
+	"gan/nn"
+	"gan/nn/graph"
+	"gan/nn/layer"
+	"gan/nn/model"
+	"gan/nn/models/ganloss"
+)
+
+// Name is the family's --model name.
+const Name = "cgan"
+
+// ArchMLP is the MLP architecture (the seed model's networks), the
+// default of [model.Config.Arch].
+const ArchMLP = "mlp"
+
+// The model's dimensions.
+const (
+	// Classes is the number of labels (MNIST's digits).
+	Classes = 10
+	// EmbedDim is the width of both label embeddings.
+	EmbedDim = 10
+	// ZDim is the width of the generator's noise input.
+	ZDim = 100
+	// ImageDim is the width of a flattened 28×28 image.
+	ImageDim = 28 * 28
+	// LeakySlope is the negative slope of every LeakyReLU.
+	LeakySlope = 0.2
+	// DropoutP is the drop probability of D's dropout layers.
+	DropoutP = 0.3
+)
+
+// DefaultConfig is 50 epochs of batch 64 with Adam at lr 2e-4 and betas
+// (0.5, 0.999) on MNIST, the MLP architecture and the BCE loss.
+func DefaultConfig() model.Config {
+	return model.Config{Model: Name, Epochs: 50, Batch: 64, LR: 2e-4,
+		Beta1: 0.5, Beta2: 0.999, Eps: 1e-8, Seed: 1, Dataset: "mnist", Arch: ArchMLP}
+}
+
+// Validate checks the family-specific fields: the architecture, the
+// loss, the critic steps and the image shape.
+func Validate(c model.Config) error {
+	switch c.Arch {
+	case "", ArchMLP:
+	case "dcgan":
+		return fmt.Errorf("arch %q: the conditional DCGAN is not built yet (use %q)", c.Arch, ArchMLP)
+	default:
+		return fmt.Errorf("arch %q: the cgan has %q", c.Arch, ArchMLP)
+	}
+	if c.Loss != "" {
+		if err := ganloss.Check(c.Loss); err != nil {
+			return err
+		}
+		if c.Loss == ganloss.WGANGP {
+			return fmt.Errorf("loss %q: the cgan trains with %s, %s or %s (its D has dropout, and a gradient penalty between images of different labels is not built)",
+				c.Loss, ganloss.BCE, ganloss.LSGAN, ganloss.Hinge)
+		}
+	}
+	if c.NCritic > 1 {
+		return fmt.Errorf("n_critic %d: the cgan takes one D step per G step", c.NCritic)
+	}
+	if (c.Channels != 0 && c.Channels != 1) || (c.Size != 0 && c.Size != 28) {
+		return fmt.Errorf("images %d×%d×%d: the MLP cgan makes 1×28×28", c.Channels, c.Size, c.Size)
+	}
+	return nil
+}
+
+func init() {
+	model.Register(model.Family{
+		Name:     Name,
+		Summary:  "conditional GAN (PyTorch-GAN's cgan): the seed's MLPs with a label embedding on G's noise and D's image, BCE, Adam 2e-4 (0.5, 0.999)",
+		Defaults: DefaultConfig,
+		Validate: Validate,
+		New:      func(b nn.Backend, cfg model.Config) (model.Model, error) { return New(b, cfg) },
+	})
+}
+
+// Generator is G: a label embedding and the seed's generator MLP on
+// [embedding, z].
+type Generator struct {
+	Emb   *layer.EmbeddingLayer
+	Model *layer.Sequential
+}
+
+// NewGenerator builds G in ps (label_emb, then model).
+func NewGenerator(ps *nn.ParamSet) *Generator {
+	return newGenerator(ps, Classes, EmbedDim, ZDim, ImageDim, 256, 512, 1024)
+}
+
+// newGenerator builds a G of any widths: the embedding of classes labels
+// in emb values, then Linear and LeakyReLU layers through hidden from
+// emb+z inputs, and a Linear to out with Tanh.
+func newGenerator(ps *nn.ParamSet, classes, emb, z, out int, hidden ...int) *Generator {
+	var specs []layer.Spec
+	in := emb + z
+	for _, h := range hidden {
+		specs = append(specs, layer.Linear(in, h), layer.LeakyReLU(LeakySlope))
+		in = h
+	}
+	specs = append(specs, layer.Linear(in, out), layer.Tanh())
+	return &Generator{Emb: layer.NewEmbedding(ps, "label_emb", classes, emb), Model: layer.NewSequential(ps, "model", specs...)}
+}
+
+// Init draws G's initial weights as PyTorch does.
+func (g *Generator) Init(b nn.Backend, seed uint64) {
+	g.Emb.Init(b, seed)
+	g.Model.Init(b, seed)
+}
+
+// Forward returns the n×784 images of the n×ZDim noise z and the n labels.
+func (g *Generator) Forward(ctx *layer.Ctx, z *graph.Node, labels *graph.Index) *graph.Node {
+	restore := ctx.G.Scope("G")
+	defer restore()
+	return g.Model.Forward(ctx, ctx.G.ConcatCols(g.Emb.Lookup(ctx, labels), z))
+}
+
+// Discriminator is D: the seed's discriminator MLP on [image, label
+// embedding].
+type Discriminator struct {
+	Emb   *layer.EmbeddingLayer
+	Model *layer.Sequential
+}
+
+// NewDiscriminator builds D in ps (label_embedding, then model).
+func NewDiscriminator(ps *nn.ParamSet) *Discriminator {
+	return newDiscriminator(ps, Classes, EmbedDim, ImageDim, 1024, 512, 256)
+}
+
+// newDiscriminator builds a D of any widths: the embedding of classes
+// labels in emb values, then Linear and LeakyReLU layers through hidden
+// from in+emb inputs, with Dropout after each but the last, and a Linear
+// to one logit.
+func newDiscriminator(ps *nn.ParamSet, classes, emb, in int, hidden ...int) *Discriminator {
+	var specs []layer.Spec
+	in += emb
+	for i, h := range hidden {
+		specs = append(specs, layer.Linear(in, h), layer.LeakyReLU(LeakySlope))
+		if i < len(hidden)-1 {
+			specs = append(specs, layer.Dropout(DropoutP))
+		}
+		in = h
+	}
+	specs = append(specs, layer.Linear(in, 1))
+	return &Discriminator{Emb: layer.NewEmbedding(ps, "label_embedding", classes, emb), Model: layer.NewSequential(ps, "model", specs...)}
+}
+
+// Init draws D's initial weights as PyTorch does.
+func (d *Discriminator) Init(b nn.Backend, seed uint64) {
+	d.Emb.Init(b, seed)
+	d.Model.Init(b, seed)
+}
+
+// Forward returns the n×1 logits of the images x (n×784 or n×1×28×28)
+// with their n labels.
+func (d *Discriminator) Forward(ctx *layer.Ctx, x *graph.Node, labels *graph.Index) *graph.Node {
+	restore := ctx.G.Scope("D")
+	defer restore()
+	return d.Model.Forward(ctx, ctx.G.ConcatCols(ctx.G.Flatten(x), d.Emb.Lookup(ctx, labels)))
+}
+
+// GAN is the conditional GAN on one backend.
+type GAN struct {
+	model.Base
+	G          *Generator
+	D          *Discriminator
+	PG, PD     *nn.ParamSet
+	OptG, OptD *nn.Adam
+
+	steps     map[int]*stepProgram
+	gens      map[int]*genProgram
+	stats     []float64
+	statNames []model.Stat
+	zDev      nn.Mat // upload buffer of GenerateLabels' noise
+
+	// Host label buffers of the training step (reused: a step allocates
+	// nothing): the batch's real labels followed by the generated images'
+	// labels, for D's 2n rows; the second half is also G's.
+	labels []int32
+	genLab []int32 // labels of Generate (row i: i mod Classes)
+}
+
+// stepProgram is the compiled training step for batches of n rows.
+type stepProgram struct {
+	prog              *graph.Program
+	data              *graph.Node
+	ix, dLab, fakeLab *graph.Index
+	bound             nn.Mat
+	fetch             []*graph.Node // d_loss, g_loss and the loss's statistics, in the order of Stats
+}
+
+// genProgram is the compiled generator for n rows.
+type genProgram struct {
+	prog     *graph.Program
+	z, image *graph.Node
+	labels   *graph.Index
+}
+
+// New builds the conditional GAN on b with weights drawn from cfg.Seed.
+func New(b nn.Backend, cfg model.Config) (*GAN, error) {
+	if err := model.ValidateConfig(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Arch == "" {
+		cfg.Arch = ArchMLP
+	}
+	m := &GAN{Base: model.Base{Cfg: cfg, B: b}, steps: map[int]*stepProgram{}, gens: map[int]*genProgram{},
+		labels: make([]int32, 2*cfg.Batch)}
+	m.statNames = ganloss.Stats(m.loss())
+	m.stats = make([]float64, len(m.statNames))
+	var streams nn.InitStreams
+	m.PG = nn.NewParamSetFrom(&streams)
+	m.G = NewGenerator(m.PG)
+	m.PD = nn.NewParamSetFrom(&streams)
+	m.D = NewDiscriminator(m.PD)
+	if err := m.alloc(); err != nil {
+		m.Free()
+		return nil, err
+	}
+	m.G.Init(b, cfg.Seed)
+	m.D.Init(b, cfg.Seed)
+	return m, b.Sync()
+}
+
+func (m *GAN) alloc() error {
+	b, c := m.B, m.Cfg
+	var err error
+	if err = m.PG.Alloc(b); err != nil {
+		return fmt.Errorf("G: %w", err)
+	}
+	if err = m.PD.Alloc(b); err != nil {
+		return fmt.Errorf("D: %w", err)
+	}
+	if m.OptG, err = nn.NewAdam(b, m.PG, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
+		return err
+	}
+	if m.OptD, err = nn.NewAdam(b, m.PD, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Free releases everything allocated on the backend.
+func (m *GAN) Free() {
+	for _, s := range m.steps {
+		s.prog.Free()
+	}
+	for _, p := range m.gens {
+		p.prog.Free()
+	}
+	m.steps, m.gens = map[int]*stepProgram{}, map[int]*genProgram{}
+	for _, o := range []*nn.Adam{m.OptG, m.OptD} {
+		if o != nil {
+			o.Free()
+		}
+	}
+	m.OptG, m.OptD = nil, nil
+	m.PG.Free(m.B)
+	m.PD.Free(m.B)
+	if !m.zDev.Empty() {
+		m.B.Free(m.zDev)
+		m.zDev = nn.Mat{}
+	}
+}
+
+// Nets lists G and D with their optimisers.
+func (m *GAN) Nets() []model.Net {
+	return []model.Net{{Name: "G", Params: m.PG, Opt: m.OptG}, {Name: "D", Params: m.PD, Opt: m.OptD}}
+}
+
+// Stats are those of the loss (ganloss.Stats): for bce the seed's d_loss,
+// g_loss, D(x) (the mean of σ(D(x|y)) on the real batch) and D(G(z)) (the
+// same on the generated batch in the D step).
+func (m *GAN) Stats() []model.Stat { return m.statNames }
+
+// loss is the objective, bce unless the configuration names another.
+func (m *GAN) loss() string {
+	if m.Cfg.Loss == "" {
+		return ganloss.BCE
+	}
+	return m.Cfg.Loss
+}
+
+// RNG describes the random streams.
+func (m *GAN) RNG() string {
+	return "philox4x32-10; init streams from 1<<32 (nn.InitStreams); noise and dropout streams step<<16|slot; generated labels: stream (label, step), word i mod 10 by multiply-shift; shuffle stream = epoch"
+}
+
+// FakeLabels writes the labels of the generated images of training step
+// step into out: element i of stream (nn.PurposeLabel, step) of seed,
+// uniform over the classes.
+func FakeLabels(out []int32, seed uint64, step int) {
+	key := nn.RandKey{Seed: seed, Stream: nn.StreamID(nn.PurposeLabel, uint64(step))}
+	for i := range out {
+		out[i] = int32(nn.Uniform32n(key.Uint32(uint64(i)), Classes))
+	}
+}
+
+// buildStep compiles the training step for batches of n rows of data
+// (N×784).
+func (m *GAN) buildStep(n int, data nn.Mat) (*stepProgram, error) {
+	g := graph.New()
+	var slots nn.StreamSlots
+	s := &stepProgram{}
+	s.data = g.Input("training set", graph.Shape{data.Rows, ImageDim})
+	s.ix = g.Indices("batch", n)
+	s.dLab = g.Indices("labels of D's rows", 2*n)
+	s.fakeLab = g.Indices("labels of the generated images", n)
+	real := g.GatherRows(s.data, s.ix)
+	z := g.RandNormal(graph.Shape{n, ZDim}, 0, 1, graph.StepStream(nn.PurposeNoise, slots.Next()))
+	fake := m.G.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, z, s.fakeLab)
+
+	// D step on [real; fake] with [their labels; the generated labels].
+	logits := m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, g.ConcatRows(real, fake), s.dLab)
+	d := ganloss.DLoss(g, m.loss(), ganloss.DInput{Real: g.Rows(logits, 0, n), Fake: g.Rows(logits, n, n)})
+	g.Backward(d.Loss, m.PD)
+	g.Update(m.OptD)
+
+	// G step through the updated D.
+	logits = m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, fake, s.fakeLab)
+	gLoss := ganloss.GLoss(g, m.loss(), logits)
+	g.Backward(gLoss, m.PG)
+	g.Update(m.OptG)
+
+	s.fetch = append([]*graph.Node{d.Loss, gLoss}, d.Stats...)
+	g.Fetch(s.fetch...)
+	prog, err := g.Compile(m.B)
+	if err != nil {
+		return nil, fmt.Errorf("cgan training step: %w", err)
+	}
+	s.prog = prog
+	return s, nil
+}
+
+// TrainStep does one step (see the package doc). The batch's data set
+// must be labelled with labels below Classes.
+func (m *GAN) TrainStep(b *model.Batch) ([]float64, error) {
+	n := len(b.Idx)
+	if n < 1 || n > m.Cfg.Batch {
+		return nil, fmt.Errorf("train step: %d rows, batch is %d", n, m.Cfg.Batch)
+	}
+	if b.Data == nil || len(b.Data.Labels) != b.Data.N {
+		return nil, fmt.Errorf("train step: the conditional GAN needs a labelled data set")
+	}
+	lab := m.labels[:2*n]
+	for i, k := range b.Idx {
+		if k < 0 || int(k) >= b.Data.N {
+			return nil, fmt.Errorf("train step: image %d of a set of %d", k, b.Data.N)
+		}
+		y := b.Data.Labels[k]
+		if int(y) >= Classes {
+			return nil, fmt.Errorf("train step: image %d has label %d; the cgan has %d classes", k, y, Classes)
+		}
+		lab[i] = int32(y)
+	}
+	FakeLabels(lab[n:], m.Cfg.Seed, m.Step())
+	s := m.steps[n]
+	if s == nil {
+		var err error
+		if s, err = m.buildStep(n, b.Dev); err != nil {
+			return nil, err
+		}
+		m.steps[n] = s
+	}
+	if s.bound != b.Dev {
+		if err := s.prog.Bind(s.data, b.Dev); err != nil {
+			return nil, err
+		}
+		s.bound = b.Dev
+	}
+	for _, set := range []struct {
+		ix   *graph.Index
+		vals []int32
+	}{{s.ix, b.Idx}, {s.dLab, lab}, {s.fakeLab, lab[n:]}} {
+		if err := s.prog.SetIndices(set.ix, set.vals); err != nil {
+			return nil, err
+		}
+	}
+	err := s.prog.Run(m.Cfg.Seed, uint64(m.Step()))
+	m.Advance()
+	if err != nil {
+		return nil, fmt.Errorf("train step %d: %w", m.Step(), err)
+	}
+	for i, f := range s.fetch {
+		m.stats[i] = float64(s.prog.Value(f))
+	}
+	return m.stats, model.Finite(m.Step(), m.Stats(), m.stats)
+}
+
+// LatentDim is the width of z.
+func (m *GAN) LatentDim() int { return ZDim }
+
+// ImageShape is 1×28×28.
+func (m *GAN) ImageShape() (c, h, w int) { return 1, 28, 28 }
+
+// Classes is the number of labels.
+func (m *GAN) Classes() int { return Classes }
+
+// genChunk is the most rows one generator program runs at once.
+const genChunk = 256
+
+// Generate runs G in evaluation mode on the n×100 noise z with the labels
+// cycling through the classes row by row (row i draws digit i mod 10) and
+// writes the n×784 images, in [−1, 1], to out. Use [GAN.GenerateLabels]
+// to choose the labels.
+func (m *GAN) Generate(z, out []float32) error {
+	n := len(z) / ZDim
+	if cap(m.genLab) < n {
+		m.genLab = make([]int32, n)
+	}
+	lab := m.genLab[:n]
+	for i := range lab {
+		lab[i] = int32(i % Classes)
+	}
+	return m.GenerateLabels(z, lab, out)
+}
+
+// GenerateLabels runs G in evaluation mode on the n×100 noise z with
+// labels[i] the class of row i, and writes the n×784 images, in [−1, 1],
+// to out.
+func (m *GAN) GenerateLabels(z []float32, labels []int32, out []float32) error {
+	n := len(z) / ZDim
+	if len(z) != n*ZDim || len(out) != n*ImageDim || len(labels) != n {
+		return fmt.Errorf("generate: %d noise values, %d labels and %d outputs for %d-wide noise and %d-pixel images",
+			len(z), len(labels), len(out), ZDim, ImageDim)
+	}
+	for i, y := range labels {
+		if y < 0 || y >= Classes {
+			return fmt.Errorf("generate: label %d (row %d) is outside 0–%d", y, i, Classes-1)
+		}
+	}
+	for lo := 0; lo < n; lo += genChunk {
+		k := min(genChunk, n-lo)
+		p, err := m.genProgram(k)
+		if err != nil {
+			return err
+		}
+		zk := m.zDev.RowView(0, k)
+		if err := m.B.Upload(zk, z[lo*ZDim:(lo+k)*ZDim]); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+		if err := p.prog.Bind(p.z, zk); err != nil {
+			return err
+		}
+		if err := p.prog.SetIndices(p.labels, labels[lo:lo+k]); err != nil {
+			return err
+		}
+		if err := p.prog.Run(m.Cfg.Seed, 0); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+		if err := m.B.Download(out[lo*ImageDim:(lo+k)*ImageDim], p.prog.Mat(p.image)); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *GAN) genProgram(n int) (*genProgram, error) {
+	if p := m.gens[n]; p != nil {
+		return p, nil
+	}
+	if m.zDev.Empty() {
+		var err error
+		if m.zDev, err = m.B.Alloc(genChunk, ZDim); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+	}
+	g := graph.New()
+	p := &genProgram{z: g.Input("z", graph.Shape{n, ZDim}), labels: g.Indices("labels", n)}
+	p.image = m.G.Forward(&layer.Ctx{G: g}, p.z, p.labels)
+	g.Output(p.image)
+	prog, err := g.Compile(m.B)
+	if err != nil {
+		return nil, fmt.Errorf("cgan generator: %w", err)
+	}
+	p.prog = prog
+	m.gens[n] = p
+	return p, nil
+}
+
+// The conditional GAN is a conditional generator.
+var _ model.ConditionalGenerator = (*GAN)(nil)
