@@ -26,13 +26,33 @@
 // so the checkpoint's tensors (G.label_emb.weight, G.model.0.weight, …,
 // D.label_embedding.weight, D.model.0.weight, …) load into those modules.
 // Training is the seed's: binary cross-entropy (or [model.Config.Loss]'s
-// lsgan or hinge through package ganloss), a D step on real images with
-// their labels and on generated images with the labels they were
-// generated for (as one batch of 2n rows), then a G step through the
+// lsgan, hinge or wgan-gp through package ganloss), a D step on real
+// images with their labels and on generated images with the labels they
+// were generated for (as one batch of 2n rows), then a G step through the
 // updated D; Adam with lr 2e-4 and PyTorch-GAN's betas (0.5, 0.999),
 // batch 64. The labels of the generated images are uniform over the
 // classes, drawn on the host from stream (nn.PurposeLabel, step); every
 // other random number comes from nn.InitStreams and nn.StreamSlots.
+//
+// With [model.Config.NCritic] k above 1 the conventions are the seed
+// family's: one TrainStep is one D step on its own batch, and G steps too
+// on the steps with step % k == 0 (counting from 0 over the whole run), on
+// that step's generated batch through the updated D; g_loss is reported at
+// every step.
+//
+// wgan-gp trains D as a critic: the discriminator MLP without its dropout
+// layers ([NewCritic]: model.0/2/4/6 are its Linear layers) and without
+// sigmoid. Its gradient penalty is on the image input with the labels
+// fixed: x̂ᵢ = εᵢ·xᵢ + (1−εᵢ)·G(zᵢ, yᵢ), one εᵢ per sample, and the
+// penalty's gradient is that of D(x̂, y) with respect to x̂ alone (the
+// label embedding is an input of D, not a direction of the norm). For
+// x̂ᵢ to lie between a real and a generated image of one class, the
+// generated batch of a wgan-gp step takes the real batch's labels
+// (yᵢ, the label of xᵢ) instead of uniform ones; the interpolates take
+// those labels too. Interpolating between images of different classes
+// under either label would penalise D's gradient on points of no class.
+// Its interpolation coefficients are StepStream(PurposeRandom, slot) with
+// the slot after the noise's (the critic has no dropout).
 //
 // The DCGAN architecture ("dcgan") is not built yet: it waits for the
 // convolution layers.
@@ -92,13 +112,9 @@ func Validate(c model.Config) error {
 		if err := ganloss.Check(c.Loss); err != nil {
 			return err
 		}
-		if c.Loss == ganloss.WGANGP {
-			return fmt.Errorf("loss %q: the cgan trains with %s, %s or %s (its D has dropout, and a gradient penalty between images of different labels is not built)",
-				c.Loss, ganloss.BCE, ganloss.LSGAN, ganloss.Hinge)
-		}
 	}
-	if c.NCritic > 1 {
-		return fmt.Errorf("n_critic %d: the cgan takes one D step per G step", c.NCritic)
+	if c.NCritic < 0 {
+		return fmt.Errorf("n_critic %d: must be at least 1 (0 means 1)", c.NCritic)
 	}
 	if (c.Channels != 0 && c.Channels != 1) || (c.Size != 0 && c.Size != 28) {
 		return fmt.Errorf("images %d×%d×%d: the MLP cgan makes 1×28×28", c.Channels, c.Size, c.Size)
@@ -164,19 +180,28 @@ type Discriminator struct {
 
 // NewDiscriminator builds D in ps (label_embedding, then model).
 func NewDiscriminator(ps *nn.ParamSet) *Discriminator {
-	return newDiscriminator(ps, Classes, EmbedDim, ImageDim, 1024, 512, 256)
+	return newDiscriminator(ps, true, Classes, EmbedDim, ImageDim, 1024, 512, 256)
+}
+
+// NewCritic builds wgan-gp's critic in ps: [NewDiscriminator]'s networks
+// without the dropout layers, PyTorch's nn.Sequential(Linear(794, 1024),
+// LeakyReLU(0.2), Linear(1024, 512), LeakyReLU(0.2), Linear(512, 256),
+// LeakyReLU(0.2), Linear(256, 1)) as "model" after "label_embedding"; no
+// sigmoid, no batch norm.
+func NewCritic(ps *nn.ParamSet) *Discriminator {
+	return newDiscriminator(ps, false, Classes, EmbedDim, ImageDim, 1024, 512, 256)
 }
 
 // newDiscriminator builds a D of any widths: the embedding of classes
 // labels in emb values, then Linear and LeakyReLU layers through hidden
-// from in+emb inputs, with Dropout after each but the last, and a Linear
-// to one logit.
-func newDiscriminator(ps *nn.ParamSet, classes, emb, in int, hidden ...int) *Discriminator {
+// from in+emb inputs, with Dropout after each but the last if dropout,
+// and a Linear to one logit.
+func newDiscriminator(ps *nn.ParamSet, dropout bool, classes, emb, in int, hidden ...int) *Discriminator {
 	var specs []layer.Spec
 	in += emb
 	for i, h := range hidden {
 		specs = append(specs, layer.Linear(in, h), layer.LeakyReLU(LeakySlope))
-		if i < len(hidden)-1 {
+		if dropout && i < len(hidden)-1 {
 			specs = append(specs, layer.Dropout(DropoutP))
 		}
 		in = h
@@ -207,7 +232,7 @@ type GAN struct {
 	PG, PD     *nn.ParamSet
 	OptG, OptD *nn.Adam
 
-	steps     map[int]*stepProgram
+	steps     map[stepKey]*stepProgram
 	gens      map[int]*genProgram
 	stats     []float64
 	statNames []model.Stat
@@ -218,6 +243,12 @@ type GAN struct {
 	// labels, for D's 2n rows; the second half is also G's.
 	labels []int32
 	genLab []int32 // labels of Generate (row i: i mod Classes)
+}
+
+// stepKey names a compiled step: its batch size and whether G steps too.
+type stepKey struct {
+	n     int
+	withG bool
 }
 
 // stepProgram is the compiled training step for batches of n rows.
@@ -244,7 +275,7 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 	if cfg.Arch == "" {
 		cfg.Arch = ArchMLP
 	}
-	m := &GAN{Base: model.Base{Cfg: cfg, B: b}, steps: map[int]*stepProgram{}, gens: map[int]*genProgram{},
+	m := &GAN{Base: model.Base{Cfg: cfg, B: b}, steps: map[stepKey]*stepProgram{}, gens: map[int]*genProgram{},
 		labels: make([]int32, 2*cfg.Batch)}
 	m.statNames = ganloss.Stats(m.loss())
 	m.stats = make([]float64, len(m.statNames))
@@ -252,7 +283,11 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 	m.PG = nn.NewParamSetFrom(&streams)
 	m.G = NewGenerator(m.PG)
 	m.PD = nn.NewParamSetFrom(&streams)
-	m.D = NewDiscriminator(m.PD)
+	if m.loss() == ganloss.WGANGP {
+		m.D = NewCritic(m.PD)
+	} else {
+		m.D = NewDiscriminator(m.PD)
+	}
 	if err := m.alloc(); err != nil {
 		m.Free()
 		return nil, err
@@ -288,7 +323,7 @@ func (m *GAN) Free() {
 	for _, p := range m.gens {
 		p.prog.Free()
 	}
-	m.steps, m.gens = map[int]*stepProgram{}, map[int]*genProgram{}
+	m.steps, m.gens = map[stepKey]*stepProgram{}, map[int]*genProgram{}
 	for _, o := range []*nn.Adam{m.OptG, m.OptD} {
 		if o != nil {
 			o.Free()
@@ -321,8 +356,14 @@ func (m *GAN) loss() string {
 	return m.Cfg.Loss
 }
 
+// nCritic is the number of D steps per G step.
+func (m *GAN) nCritic() int { return max(m.Cfg.NCritic, 1) }
+
 // RNG describes the random streams.
 func (m *GAN) RNG() string {
+	if m.loss() == ganloss.WGANGP {
+		return "philox4x32-10; init streams from 1<<32 (nn.InitStreams); noise (slot 0) and interpolation coefficients (slot 1) streams step<<16|slot; generated labels: the real batch's; shuffle stream = epoch"
+	}
 	return "philox4x32-10; init streams from 1<<32 (nn.InitStreams); noise and dropout streams step<<16|slot; generated labels: stream (label, step), word i mod 10 by multiply-shift; shuffle stream = epoch"
 }
 
@@ -337,8 +378,8 @@ func FakeLabels(out []int32, seed uint64, step int) {
 }
 
 // buildStep compiles the training step for batches of n rows of data
-// (N×784).
-func (m *GAN) buildStep(n int, data nn.Mat) (*stepProgram, error) {
+// (N×784): a D step and, withG, the G step after it.
+func (m *GAN) buildStep(n int, data nn.Mat, withG bool) (*stepProgram, error) {
 	g := graph.New()
 	var slots nn.StreamSlots
 	s := &stepProgram{}
@@ -352,15 +393,26 @@ func (m *GAN) buildStep(n int, data nn.Mat) (*stepProgram, error) {
 
 	// D step on [real; fake] with [their labels; the generated labels].
 	logits := m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, g.ConcatRows(real, fake), s.dLab)
-	d := ganloss.DLoss(g, m.loss(), ganloss.DInput{Real: g.Rows(logits, 0, n), Fake: g.Rows(logits, n, n)})
+	in := ganloss.DInput{Real: g.Rows(logits, 0, n), Fake: g.Rows(logits, n, n)}
+	if m.loss() == ganloss.WGANGP {
+		// The penalty at the interpolates with the labels fixed: those of
+		// the generated batch, which are the real batch's (TrainStep).
+		ctx := &layer.Ctx{G: g, Train: true, Slots: &slots}
+		in.Critic = func(x *graph.Node) *graph.Node { return m.D.Forward(ctx, x, s.fakeLab) }
+		in.RealX, in.FakeX = real, fake
+		in.Interp = graph.StepStream(nn.PurposeRandom, slots.Next())
+	}
+	d := ganloss.DLoss(g, m.loss(), in)
 	g.Backward(d.Loss, m.PD)
 	g.Update(m.OptD)
 
-	// G step through the updated D.
+	// G's loss through the updated D, and its step.
 	logits = m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, fake, s.fakeLab)
 	gLoss := ganloss.GLoss(g, m.loss(), logits)
-	g.Backward(gLoss, m.PG)
-	g.Update(m.OptG)
+	if withG {
+		g.Backward(gLoss, m.PG)
+		g.Update(m.OptG)
+	}
 
 	s.fetch = append([]*graph.Node{d.Loss, gLoss}, d.Stats...)
 	g.Fetch(s.fetch...)
@@ -393,14 +445,19 @@ func (m *GAN) TrainStep(b *model.Batch) ([]float64, error) {
 		}
 		lab[i] = int32(y)
 	}
-	FakeLabels(lab[n:], m.Cfg.Seed, m.Step())
-	s := m.steps[n]
+	if m.loss() == ganloss.WGANGP {
+		copy(lab[n:], lab[:n]) // the penalty's pairs share a label (see the package doc)
+	} else {
+		FakeLabels(lab[n:], m.Cfg.Seed, m.Step())
+	}
+	key := stepKey{n: n, withG: m.Step()%m.nCritic() == 0}
+	s := m.steps[key]
 	if s == nil {
 		var err error
-		if s, err = m.buildStep(n, b.Dev); err != nil {
+		if s, err = m.buildStep(n, b.Dev, key.withG); err != nil {
 			return nil, err
 		}
-		m.steps[n] = s
+		m.steps[key] = s
 	}
 	if s.bound != b.Dev {
 		if err := s.prog.Bind(s.data, b.Dev); err != nil {

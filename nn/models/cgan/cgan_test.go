@@ -238,9 +238,8 @@ func TestBadInput(t *testing.T) {
 	for _, mod := range []func(*model.Config){
 		func(c *model.Config) { c.Arch = "dcgan" },
 		func(c *model.Config) { c.Arch = "resnet" },
-		func(c *model.Config) { c.Loss = "wgan-gp" },
 		func(c *model.Config) { c.Loss = "nope" },
-		func(c *model.Config) { c.NCritic = 5 },
+		func(c *model.Config) { c.NCritic = -1 },
 		func(c *model.Config) { c.Size = 64 },
 		func(c *model.Config) { c.Batch = 0 },
 	} {
@@ -308,7 +307,7 @@ func TestNetworkGradientsMatchFiniteDifferences(t *testing.T) {
 		labels := g.Indices("labels", n)
 		var x, out *graph.Node
 		if net == "D" {
-			d := newDiscriminator(ps, classes, emb, pixels, 7, 6, 4)
+			d := newDiscriminator(ps, true, classes, emb, pixels, 7, 6, 4)
 			require.NoError(t, ps.Alloc(b))
 			d.Init(b, 5)
 			x = g.Input("x", graph.Shape{n, 1, 3, 4})

@@ -20,6 +20,12 @@
 // the same fake batch (label 1), one Adam step on G. Each forward pass in
 // training mode updates the batch norms' running statistics, as in
 // PyTorch.
+//
+// The other GAN objectives of package ganloss ([model.Config.Loss] lsgan,
+// hinge, wgan-gp) and several D steps per G step ([model.Config.NCritic])
+// train the same generator with a step of their own (losses.go); wgan-gp
+// with the critic of [NewCritic] (no batch norm, no sigmoid). The
+// examples' configuration never takes that step.
 package dcgan
 
 import (
@@ -29,6 +35,7 @@ import (
 	"gan/nn/graph"
 	"gan/nn/layer"
 	"gan/nn/model"
+	"gan/nn/models/ganloss"
 )
 
 // Name is the family's --model name.
@@ -77,8 +84,16 @@ func validate(c model.Config) error {
 	if _, _, err := levels(c.Size); err != nil {
 		return err
 	}
-	if c.Loss != "" && c.Loss != "bce" {
-		return fmt.Errorf("loss %q: the dcgan family trains with bce", c.Loss)
+	if c.Loss != "" {
+		if err := ganloss.Check(c.Loss); err != nil {
+			return err
+		}
+	}
+	if c.NCritic < 0 {
+		return fmt.Errorf("n_critic %d: must be at least 1 (0 means 1)", c.NCritic)
+	}
+	if c.Arch != "" && c.Arch != "dcgan" {
+		return fmt.Errorf("arch %q: the dcgan family has one architecture (its size follows --size)", c.Arch)
 	}
 	return nil
 }
@@ -138,6 +153,13 @@ type GAN struct {
 	gens  map[int]*genProgram
 	stats []float64
 	zDev  nn.Mat
+
+	// loss is the objective of a run off the examples' path (--loss other
+	// than bce, or --n-critic above 1; see losses.go), "" on it; lsteps
+	// are its compiled steps by batch size and whether G steps too.
+	loss      string
+	lsteps    map[lossKey]*lossStep
+	lossStats []model.Stat // ganloss.Stats(loss), made once
 }
 
 type stepProgram struct {
@@ -160,10 +182,18 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 		return nil, err
 	}
 	m := &GAN{Base: model.Base{Cfg: cfg, B: b}, steps: map[int]*stepProgram{}, gens: map[int]*genProgram{},
-		stats: make([]float64, 4)}
+		stats: make([]float64, 4), loss: pathLoss(cfg), lsteps: map[lossKey]*lossStep{}}
 	streams := &nn.InitStreams{}
 	m.PG, m.PD = nn.NewParamSetFrom(streams), nn.NewParamSetFrom(streams)
-	m.G, m.D = NewGenerator(m.PG, cfg.Channels, cfg.Size), NewDiscriminator(m.PD, cfg.Channels, cfg.Size)
+	m.G = NewGenerator(m.PG, cfg.Channels, cfg.Size)
+	if m.loss != "" {
+		m.lossStats = ganloss.Stats(m.loss)
+	}
+	if m.loss == ganloss.WGANGP {
+		m.D = NewCritic(m.PD, cfg.Channels, cfg.Size)
+	} else {
+		m.D = NewDiscriminator(m.PD, cfg.Channels, cfg.Size)
+	}
 	if err := m.alloc(); err != nil {
 		m.Free()
 		return nil, err
@@ -197,7 +227,10 @@ func (m *GAN) Free() {
 	for _, p := range m.gens {
 		p.prog.Free()
 	}
-	m.steps, m.gens = map[int]*stepProgram{}, map[int]*genProgram{}
+	for _, s := range m.lsteps {
+		s.prog.Free()
+	}
+	m.steps, m.gens, m.lsteps = map[int]*stepProgram{}, map[int]*genProgram{}, map[lossKey]*lossStep{}
 	for _, o := range []*nn.Adam{m.OptG, m.OptD} {
 		if o != nil {
 			o.Free()
@@ -217,8 +250,12 @@ func (m *GAN) Nets() []model.Net {
 }
 
 // Stats are the examples' printed quantities (Loss_D, Loss_G, D(x),
-// D(G(z)) before D's update), under the seed model's names.
+// D(G(z)) before D's update), under the seed model's names; off the
+// examples' path, those of the loss (ganloss.Stats).
 func (m *GAN) Stats() []model.Stat {
+	if m.loss != "" {
+		return m.lossStats
+	}
 	return []model.Stat{
 		{Name: "d_loss", Format: "%.4f", Loss: true},
 		{Name: "g_loss", Format: "%.4f", Loss: true},
@@ -229,6 +266,9 @@ func (m *GAN) Stats() []model.Stat {
 
 // RNG describes the random streams.
 func (m *GAN) RNG() string {
+	if m.loss != "" {
+		return lossRNG
+	}
 	return "philox4x32-10; graph random ops: stream step<<16|slot per purpose; init: one stream per tensor from 1<<32; shuffle stream = epoch"
 }
 
@@ -275,6 +315,9 @@ func (m *GAN) TrainStep(b *model.Batch) ([]float64, error) {
 	n := len(b.Idx)
 	if n < 2 || n > m.Cfg.Batch {
 		return nil, fmt.Errorf("train step: %d rows, batch is %d (batch norm needs at least 2)", n, m.Cfg.Batch)
+	}
+	if m.loss != "" {
+		return m.lossTrainStep(b)
 	}
 	s := m.steps[n]
 	if s == nil {

@@ -113,3 +113,13 @@ func TestResumeIsBitExact(t *testing.T) {
 		require.Equal(t, w, got[name], name)
 	}
 }
+
+// TestArchIsChecked: an architecture preset the family does not have is an
+// error, not silently ignored.
+func TestArchIsChecked(t *testing.T) {
+	c := DefaultConfig()
+	c.Arch = "conv"
+	_, err := New(cpu.New(), c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `arch "conv"`)
+}

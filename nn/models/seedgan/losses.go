@@ -19,7 +19,8 @@ import (
 //     hinge, and for wgan-gp the MLP critic of PyTorch-GAN's wgan_gp
 //     ([NewCritic]: no dropout, no sigmoid, no batch norm); with Arch
 //     "conv", for any loss, the convolutional critic of the WGAN-GP paper's
-//     MNIST code ([NewConvCritic]). G is always the seed generator.
+//     MNIST code ([NewConvCritic]). G is the seed generator, and with Arch
+//     "conv" the generator of the same code ([NewConvGenerator], z of 128).
 //   - One TrainStep is one critic step on one fresh batch: z ~ N(0, 1),
 //     fake = G(z), D's loss on (real, fake) and one Adam step on D. Every
 //     NCritic-th step (those with step % NCritic == 0, counting from 0 over
@@ -50,8 +51,9 @@ func NewCritic(ps *nn.ParamSet) *layer.Sequential {
 	)
 }
 
-// ArchConv is the Config.Arch (gan train --arch conv) of the seed
-// generator with the convolutional critic of [NewConvCritic].
+// ArchConv is the Config.Arch (gan train --arch conv) of the WGAN-GP
+// paper's MNIST networks: the generator of [NewConvGenerator] (DIM 64, z
+// of 128) and the critic of [NewConvCritic].
 const ArchConv = "conv"
 
 // NewConvCritic builds the critic of the WGAN-GP paper's own MNIST code
@@ -97,7 +99,7 @@ func validate(c model.Config) error {
 		return fmt.Errorf("n_critic %d: must be at least 1 (0 means 1)", c.NCritic)
 	}
 	if c.Arch != "" && c.Arch != "mlp" && c.Arch != ArchConv {
-		return fmt.Errorf("arch %q: the %s family has mlp (the seed's D, or PyTorch-GAN's MLP critic for wgan-gp) and conv (the WGAN-GP paper's convolutional critic)", c.Arch, Name)
+		return fmt.Errorf("arch %q: the %s family has mlp (the seed's D, or PyTorch-GAN's MLP critic for wgan-gp) and conv (the WGAN-GP paper's convolutional generator and critic)", c.Arch, Name)
 	}
 	return nil
 }
@@ -131,7 +133,7 @@ func (m *GAN) buildLossStep(n int, data nn.Mat, withG bool) (*lossStep, error) {
 	s.data = g.Input("training set", graph.Shape{data.Rows, ImageDim})
 	s.ix = g.Indices("batch", n)
 	real := g.GatherRows(s.data, s.ix)
-	z := g.RandNormal(graph.Shape{n, ZDim}, 0, 1, graph.StepStream(nn.PurposeNoise, slots.Next()))
+	z := g.RandNormal(graph.Shape{n, m.zDim}, 0, 1, graph.StepStream(nn.PurposeNoise, slots.Next()))
 	ctx := &layer.Ctx{G: g, Train: true, Slots: &slots}
 	fake := m.G.Forward(ctx, z)
 	critic := func(x *graph.Node) *graph.Node { return m.D.Forward(ctx, x) }
@@ -150,12 +152,30 @@ func (m *GAN) buildLossStep(n int, data nn.Mat, withG bool) (*lossStep, error) {
 	s.dLoss, s.extra = d.Loss, d.Stats
 	g.Fetch(s.dLoss, s.gLoss)
 	g.Fetch(s.extra...)
-	prog, err := g.Compile(m.B)
+	prog, err := m.compile(g)
 	if err != nil {
 		return nil, fmt.Errorf("seed GAN training step (loss %s): %w", m.loss, err)
 	}
 	s.prog = prog
 	return s, nil
+}
+
+// compile compiles g on m's backend and sets the indices of the paper
+// generator's crop (if G is that generator) in the program.
+func (m *GAN) compile(g *graph.Graph) (*graph.Program, error) {
+	prog, err := g.Compile(m.B)
+	if m.crop == nil {
+		return prog, err
+	}
+	if err != nil {
+		_ = m.crop.SetIndices(nil)
+		return nil, err
+	}
+	if err := m.crop.SetIndices(prog); err != nil {
+		prog.Free()
+		return nil, err
+	}
+	return prog, nil
 }
 
 // lossTrainStep is TrainStep off the seed's path.

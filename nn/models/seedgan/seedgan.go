@@ -21,10 +21,10 @@
 // and a parameter hash recorded before the engine existed.
 //
 // The other GAN objectives of package ganloss (Config.Loss lsgan, hinge,
-// wgan-gp), several D steps per G step (Config.NCritic) and the WGAN-GP
-// paper's convolutional critic (Config.Arch "conv") train the same
-// generator with a step of their own, beside the seed's (losses.go); the
-// seed's configuration never takes it.
+// wgan-gp) and several D steps per G step (Config.NCritic) train the same
+// generator with a step of their own, beside the seed's (losses.go); so
+// do the WGAN-GP paper's convolutional generator and critic (Config.Arch
+// "conv", paper.go and losses.go). The seed's configuration never takes it.
 package seedgan
 
 import (
@@ -122,6 +122,11 @@ type GAN struct {
 	loss      string
 	lsteps    map[lossKey]*lossStep
 	lossStats []model.Stat // ganloss.Stats(loss), made once
+
+	// zDim is the width of G's noise: ZDim, or PaperZDim for the paper's
+	// generator of --arch conv, whose crop is crop (nil otherwise).
+	zDim int
+	crop *Crop2d
 }
 
 // stepProgram is the compiled training step for batches of n rows.
@@ -145,9 +150,14 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 		return nil, err
 	}
 	m := &GAN{Base: model.Base{Cfg: cfg, B: b}, steps: map[int]*stepProgram{}, gens: map[int]*genProgram{},
-		stats: make([]float64, 4), loss: pathLoss(cfg), lsteps: map[lossKey]*lossStep{}}
+		stats: make([]float64, 4), loss: pathLoss(cfg), lsteps: map[lossKey]*lossStep{}, zDim: ZDim}
 	m.PG, m.PD = nn.NewParamSet(initStreamG), nn.NewParamSet(initStreamD)
-	m.G = NewGenerator(m.PG)
+	if cfg.Arch == ArchConv {
+		m.G, m.crop = NewConvGenerator(m.PG, 64, PaperZDim)
+		m.zDim = PaperZDim
+	} else {
+		m.G = NewGenerator(m.PG)
+	}
 	if m.loss != "" {
 		m.lossStats = ganloss.Stats(m.loss)
 	}
@@ -322,8 +332,8 @@ func (m *GAN) TrainStep(b *model.Batch) ([]float64, error) {
 	return m.stats, model.Finite(m.Step(), m.Stats(), m.stats)
 }
 
-// LatentDim is the width of z.
-func (m *GAN) LatentDim() int { return ZDim }
+// LatentDim is the width of z: ZDim, or PaperZDim with --arch conv.
+func (m *GAN) LatentDim() int { return m.zDim }
 
 // ImageShape is 1×28×28.
 func (m *GAN) ImageShape() (c, h, w int) { return 1, 28, 28 }
@@ -331,12 +341,13 @@ func (m *GAN) ImageShape() (c, h, w int) { return 1, 28, 28 }
 // genChunk is the most rows Generate runs at once.
 const genChunk = 256
 
-// Generate runs G in evaluation mode on the n×100 noise z and writes the
-// n×784 images, in [−1, 1], to out.
+// Generate runs G in evaluation mode on the n×LatentDim() noise z and
+// writes the n×784 images, in [−1, 1], to out.
 func (m *GAN) Generate(z, out []float32) error {
-	n := len(z) / ZDim
-	if len(z) != n*ZDim || len(out) != n*ImageDim {
-		return fmt.Errorf("generate: %d noise values and %d outputs for %d-wide noise and %d-pixel images", len(z), len(out), ZDim, ImageDim)
+	zd := m.zDim
+	n := len(z) / zd
+	if len(z) != n*zd || len(out) != n*ImageDim {
+		return fmt.Errorf("generate: %d noise values and %d outputs for %d-wide noise and %d-pixel images", len(z), len(out), zd, ImageDim)
 	}
 	for lo := 0; lo < n; lo += genChunk {
 		k := min(genChunk, n-lo)
@@ -345,7 +356,7 @@ func (m *GAN) Generate(z, out []float32) error {
 			return err
 		}
 		zk := m.zDev.RowView(0, k)
-		if err := m.B.Upload(zk, z[lo*ZDim:(lo+k)*ZDim]); err != nil {
+		if err := m.B.Upload(zk, z[lo*zd:(lo+k)*zd]); err != nil {
 			return fmt.Errorf("generate: %w", err)
 		}
 		if err := p.prog.Bind(p.z, zk); err != nil {
@@ -367,15 +378,15 @@ func (m *GAN) genProgram(n int) (*genProgram, error) {
 	}
 	if m.zDev.Empty() {
 		var err error
-		if m.zDev, err = m.B.Alloc(genChunk, ZDim); err != nil {
+		if m.zDev, err = m.B.Alloc(genChunk, m.zDim); err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}
 	}
 	g := graph.New()
-	p := &genProgram{z: g.Input("z", graph.Shape{n, ZDim})}
+	p := &genProgram{z: g.Input("z", graph.Shape{n, m.zDim})}
 	p.image = m.G.Forward(&layer.Ctx{G: g}, p.z)
 	g.Output(p.image)
-	prog, err := g.Compile(m.B)
+	prog, err := m.compile(g)
 	if err != nil {
 		return nil, fmt.Errorf("seed generator: %w", err)
 	}
