@@ -83,7 +83,17 @@ func FrechetDistance(a, b *Gaussian) (float64, error) {
 			trSqrt += math.Sqrt(l)
 		}
 	}
-	fd := d2 + mat.Trace(a.Cov) + mat.Trace(b.Cov) - 2*trSqrt
+	// For positive semi-definite Σ1, Σ2, Tr((Σ1Σ2)^½) ≤ √(TrΣ1·TrΣ2)
+	// (Cauchy–Schwarz). The eigendecomposition of a numerically degenerate
+	// S·Σ2·S — a collapsed generator, whose features are all but identical,
+	// leaves Σ1 as rounding noise — can return eigenvalues far beyond that
+	// bound (a FID of −3e52 was seen on 10,000 samples of one digit); the
+	// bound is the exact value when Σ1 is (a multiple of) 0, so clip to it.
+	trA, trB := mat.Trace(a.Cov), mat.Trace(b.Cov)
+	if bound := math.Sqrt(math.Max(trA, 0) * math.Max(trB, 0)); !(trSqrt <= bound) {
+		trSqrt = bound
+	}
+	fd := d2 + trA + trB - 2*trSqrt
 	// Near-equal distributions with singular covariances (fewer samples than
 	// dimensions) leave rounding noise of order √ε·trace: an eigenvalue ε·λ
 	// of the square root's input becomes √(ε·λ). Clip it at 0.
