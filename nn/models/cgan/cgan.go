@@ -227,10 +227,9 @@ func (d *Discriminator) Forward(ctx *layer.Ctx, x *graph.Node, labels *graph.Ind
 // GAN is the conditional GAN on one backend.
 type GAN struct {
 	model.Base
-	G          *Generator
-	D          *Discriminator
-	PG, PD     *nn.ParamSet
-	OptG, OptD *nn.Adam
+	G             *Generator
+	D             *Discriminator
+	model.GANPair // PG, PD, OptG, OptD
 
 	steps     map[stepKey]*stepProgram
 	gens      map[int]*genProgram
@@ -288,31 +287,13 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 	} else {
 		m.D = NewDiscriminator(m.PD)
 	}
-	if err := m.alloc(); err != nil {
+	if err := m.Alloc(m.B, m.Cfg); err != nil {
 		m.Free()
 		return nil, err
 	}
 	m.G.Init(b, cfg.Seed)
 	m.D.Init(b, cfg.Seed)
 	return m, b.Sync()
-}
-
-func (m *GAN) alloc() error {
-	b, c := m.B, m.Cfg
-	var err error
-	if err = m.PG.Alloc(b); err != nil {
-		return fmt.Errorf("G: %w", err)
-	}
-	if err = m.PD.Alloc(b); err != nil {
-		return fmt.Errorf("D: %w", err)
-	}
-	if m.OptG, err = nn.NewAdam(b, m.PG, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
-		return err
-	}
-	if m.OptD, err = nn.NewAdam(b, m.PD, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
-		return err
-	}
-	return nil
 }
 
 // Free releases everything allocated on the backend.
@@ -324,23 +305,11 @@ func (m *GAN) Free() {
 		p.prog.Free()
 	}
 	m.steps, m.gens = map[stepKey]*stepProgram{}, map[int]*genProgram{}
-	for _, o := range []*nn.Adam{m.OptG, m.OptD} {
-		if o != nil {
-			o.Free()
-		}
-	}
-	m.OptG, m.OptD = nil, nil
-	m.PG.Free(m.B)
-	m.PD.Free(m.B)
+	m.FreePair(m.B)
 	if !m.zDev.Empty() {
 		m.B.Free(m.zDev)
 		m.zDev = nn.Mat{}
 	}
-}
-
-// Nets lists G and D with their optimisers.
-func (m *GAN) Nets() []model.Net {
-	return []model.Net{{Name: "G", Params: m.PG, Opt: m.OptG}, {Name: "D", Params: m.PD, Opt: m.OptD}}
 }
 
 // Stats are those of the loss (ganloss.Stats): for bce the seed's d_loss,

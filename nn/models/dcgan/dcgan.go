@@ -145,9 +145,8 @@ func initWeights(b nn.Backend, s *layer.Sequential, seed uint64) {
 // GAN is a DCGAN on one backend.
 type GAN struct {
 	model.Base
-	G, D       *layer.Sequential
-	PG, PD     *nn.ParamSet
-	OptG, OptD *nn.Adam
+	G, D          *layer.Sequential
+	model.GANPair // PG, PD, OptG, OptD
 
 	steps map[int]*stepProgram
 	gens  map[int]*genProgram
@@ -194,29 +193,13 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 	} else {
 		m.D = NewDiscriminator(m.PD, cfg.Channels, cfg.Size)
 	}
-	if err := m.alloc(); err != nil {
+	if err := m.Alloc(m.B, m.Cfg); err != nil {
 		m.Free()
 		return nil, err
 	}
 	initWeights(b, m.G, cfg.Seed)
 	initWeights(b, m.D, cfg.Seed)
 	return m, b.Sync()
-}
-
-func (m *GAN) alloc() error {
-	b, c := m.B, m.Cfg
-	var err error
-	if err = m.PG.Alloc(b); err != nil {
-		return fmt.Errorf("G: %w", err)
-	}
-	if err = m.PD.Alloc(b); err != nil {
-		return fmt.Errorf("D: %w", err)
-	}
-	if m.OptG, err = nn.NewAdam(b, m.PG, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
-		return err
-	}
-	m.OptD, err = nn.NewAdam(b, m.PD, c.LR, c.Beta1, c.Beta2, c.Eps)
-	return err
 }
 
 // Free releases everything allocated on the backend.
@@ -231,22 +214,11 @@ func (m *GAN) Free() {
 		s.prog.Free()
 	}
 	m.steps, m.gens, m.lsteps = map[int]*stepProgram{}, map[int]*genProgram{}, map[lossKey]*lossStep{}
-	for _, o := range []*nn.Adam{m.OptG, m.OptD} {
-		if o != nil {
-			o.Free()
-		}
-	}
-	m.PG.Free(m.B)
-	m.PD.Free(m.B)
+	m.FreePair(m.B)
 	if !m.zDev.Empty() {
 		m.B.Free(m.zDev)
 		m.zDev = nn.Mat{}
 	}
-}
-
-// Nets lists G and D with their optimisers.
-func (m *GAN) Nets() []model.Net {
-	return []model.Net{{Name: "G", Params: m.PG, Opt: m.OptG}, {Name: "D", Params: m.PD, Opt: m.OptD}}
 }
 
 // Stats are the examples' printed quantities (Loss_D, Loss_G, D(x),

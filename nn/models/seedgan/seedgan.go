@@ -107,9 +107,8 @@ func NewDiscriminator(ps *nn.ParamSet) *layer.Sequential {
 // last batch of an epoch is smaller) and of generation.
 type GAN struct {
 	model.Base
-	G, D       *layer.Sequential
-	PG, PD     *nn.ParamSet
-	OptG, OptD *nn.Adam
+	G, D          *layer.Sequential
+	model.GANPair // PG, PD, OptG, OptD
 
 	steps map[int]*stepProgram
 	gens  map[int]*genProgram
@@ -169,31 +168,13 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 	default:
 		m.D = NewDiscriminator(m.PD)
 	}
-	if err := m.alloc(); err != nil {
+	if err := m.Alloc(m.B, m.Cfg); err != nil {
 		m.Free()
 		return nil, err
 	}
 	m.G.Init(b, cfg.Seed)
 	m.D.Init(b, cfg.Seed)
 	return m, b.Sync()
-}
-
-func (m *GAN) alloc() error {
-	b, c := m.B, m.Cfg
-	var err error
-	if err = m.PG.Alloc(b); err != nil {
-		return fmt.Errorf("G: %w", err)
-	}
-	if err = m.PD.Alloc(b); err != nil {
-		return fmt.Errorf("D: %w", err)
-	}
-	if m.OptG, err = nn.NewAdam(b, m.PG, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
-		return err
-	}
-	if m.OptD, err = nn.NewAdam(b, m.PD, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
-		return err
-	}
-	return nil
 }
 
 // Free releases everything allocated on the backend.
@@ -208,22 +189,11 @@ func (m *GAN) Free() {
 		s.prog.Free()
 	}
 	m.steps, m.gens, m.lsteps = map[int]*stepProgram{}, map[int]*genProgram{}, map[lossKey]*lossStep{}
-	for _, o := range []*nn.Adam{m.OptG, m.OptD} {
-		if o != nil {
-			o.Free()
-		}
-	}
-	m.PG.Free(m.B)
-	m.PD.Free(m.B)
+	m.FreePair(m.B)
 	if !m.zDev.Empty() {
 		m.B.Free(m.zDev)
 		m.zDev = nn.Mat{}
 	}
-}
-
-// Nets lists G and D with their optimisers.
-func (m *GAN) Nets() []model.Net {
-	return []model.Net{{Name: "G", Params: m.PG, Opt: m.OptG}, {Name: "D", Params: m.PD, Opt: m.OptD}}
 }
 
 // Stats are the seed's printed quantities (off the seed's path, those of
