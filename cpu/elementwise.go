@@ -28,9 +28,6 @@ func leakyFactor(x float32, oneBits, slopeBits uint32) float32 {
 	return math.Float32frombits(f)
 }
 
-// tanh32 is tanh computed in float64 and rounded once.
-func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
-
 // applyAct does y[i] = act(x[i]); y may be x.
 func applyAct(y, x []float32, act nn.Act) {
 	x = x[:len(y)]
@@ -41,9 +38,7 @@ func applyAct(y, x []float32, act nn.Act) {
 			y[i] = v * leakyFactor(v, one, sb)
 		}
 	case nn.ActTanh:
-		for i, v := range x {
-			y[i] = tanh32(v)
-		}
+		tanhSlice(y, x)
 	case nn.ActSigmoid:
 		for i, v := range x {
 			y[i] = float32(sigmoid64(float64(v)))

@@ -10,7 +10,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"math"
 
 	"gan/nn"
 )
@@ -50,7 +49,12 @@ func ToGray(v float32) uint8 {
 	case x >= 255:
 		return 255
 	}
-	return uint8(math.Round(x))
+	// x+0.5 truncated is math.Round(x) here: x = (v+1)·127.5 is exact
+	// or (v near 0) rounded to a double near 127.5, and in neither case
+	// can x lie within half a float64 ulp below k+½, the one place where
+	// the addition would round up (TestToGrayMatchesRound checks every
+	// float32 in [−1, 1]).
+	return uint8(x + 0.5)
 }
 
 // Image converts one flattened 784-value MNIST image to a grayscale image.
@@ -94,12 +98,15 @@ func GridOf(pix []float32, n int, s Shape, cols, pad int) image.Image {
 		x0 := pad + (k%cols)*(s.W+pad)
 		y0 := pad + (k/cols)*(s.H+pad)
 		for y := 0; y < s.H; y++ {
+			if gray != nil {
+				row := gray.Pix[(y0+y)*gray.Stride+x0:][:s.W]
+				for x, v := range img[y*s.W : (y+1)*s.W] {
+					row[x] = ToGray(v)
+				}
+				continue
+			}
 			for x := 0; x < s.W; x++ {
 				i := y*s.W + x
-				if gray != nil {
-					gray.SetGray(x0+x, y0+y, color.Gray{Y: ToGray(img[i])})
-					continue
-				}
 				rgb.SetRGBA(x0+x, y0+y, color.RGBA{R: ToGray(img[i]), G: ToGray(img[plane+i]), B: ToGray(img[2*plane+i]), A: 255})
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,4 +88,50 @@ func TestWritePNGRoundTrip(t *testing.T) {
 	assert.Equal(t, image.Rect(0, 0, 2*30+2, 32), got.Bounds())
 	assert.Equal(t, want.Pix, got.(*image.Gray).Pix)
 	assert.Equal(t, Image(pix[784:]).Pix[:28], want.Pix[2*want.Stride+32:2*want.Stride+60])
+}
+
+// TestToGrayMatchesRound compares ToGray with the definition it documents,
+// round((v+1)/2·255) by math.Round, clamped, on every float32 in [−1, 1]
+// (about two billion values, on all CPUs) and on the values beside it.
+func TestToGrayMatchesRound(t *testing.T) {
+	ref := func(v float32) uint8 {
+		x := (float64(v) + 1) / 2 * 255
+		switch {
+		case !(x > 0):
+			return 0
+		case x >= 255:
+			return 255
+		}
+		return uint8(math.Round(x))
+	}
+	one := math.Float32bits(1)
+	workers := runtime.GOMAXPROCS(0)
+	bad := make([]uint32, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := uint32(w); b <= one; b += uint32(workers) {
+				for _, v := range [2]float32{math.Float32frombits(b), -math.Float32frombits(b)} {
+					if ToGray(v) != ref(v) {
+						bad[w] = b | 1<<31
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, b := range bad {
+		if b != 0 {
+			v := math.Float32frombits(b &^ (1 << 31))
+			t.Fatalf("ToGray(±%v) differs from math.Round's %d", v, ref(v))
+		}
+	}
+	for _, v := range []float32{1.5, -1.5, 2, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())} {
+		if ToGray(v) != ref(v) {
+			t.Errorf("ToGray(%v) = %d, want %d", v, ToGray(v), ref(v))
+		}
+	}
 }

@@ -395,6 +395,21 @@ func decodeError(err error) *fieldError {
 // bufPool holds response buffers.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// pixPool holds the requests' pixel buffers (*[]float32): at tens of
+// thousands of images a second, a fresh buffer per request made the
+// garbage collector one of the server's larger costs.
+var pixPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// getPix returns a pooled buffer of n values (contents undefined).
+func getPix(n int) *[]float32 {
+	p := pixPool.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
 // pngPool lets PNG encoders reuse their buffers.
 type pngPool struct{ p sync.Pool }
 
@@ -435,19 +450,21 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Limits.GenerateTimeout)
 	defer cancel()
 	g := l.gen
-	pix := make([]float32, gr.N*g.Shape().Size())
+	pp := getPix(gr.N * g.Shape().Size())
+	defer func() { pixPool.Put(pp) }() // the last one: a retry replaces it
 	// A reload may close the generator under the request: retry on the
 	// new one (a few times: reloads are not that frequent).
 	for try := 0; ; try++ {
-		err = g.Sample(ctx, gr, pix)
+		err = g.Sample(ctx, gr, *pp)
 		if !errors.Is(err, ErrClosed) || try == 3 {
 			break
 		}
 		g = s.cur.Load().gen
-		if g.Shape().Size() != len(pix)/gr.N {
-			pix = make([]float32, gr.N*g.Shape().Size())
+		if g.Shape().Size() != len(*pp)/gr.N {
+			pp = getPix(gr.N * g.Shape().Size())
 		}
 	}
+	pix := *pp
 	switch {
 	case err == nil:
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
