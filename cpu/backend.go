@@ -12,7 +12,8 @@
 //
 // The ops that take strided matrices ([nn.Mat.Stride]: MatMul, Copy,
 // Axpby, Mul, ScaleRows and Map) walk them row by row, or as one run of
-// elements when every operand is contiguous; every other op records an
+// elements when every operand is contiguous (BatchMatMul, which takes them
+// too, hands sgemm their leading dimensions); every other op records an
 // error for a strided operand.
 //
 // Like every backend, it records the first error (a shape mismatch, a matrix
@@ -80,6 +81,10 @@ type Backend struct {
 	jLayerNorm   layerNormJob
 	jLNBack      layerNormBackwardJob
 	jLNParams    layerNormParamsJob
+	jBMM         batchMatMulJob
+	jCausal      causalSoftmaxJob
+	jCausalBack  causalSoftmaxBackwardJob
+	jGELU        geluJob
 }
 
 // New returns a backend whose ops use runtime.GOMAXPROCS(0) workers.

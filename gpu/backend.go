@@ -52,6 +52,9 @@ type kernelSet struct {
 	lnForward, lnBackward       kfunc
 	lnParamGrad                 kfunc
 	im2col, col2im              kfunc
+	bgemm                       [2][2][2]kfunc // [tile][transA][transB], kernels/attention.cu
+	causal, causalBack          kfunc
+	geluForward, geluBackward   kfunc
 }
 
 // bind looks up every kernel by its name in kernels/*.cu.
@@ -80,6 +83,8 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 	for ta := 0; ta < 2; ta++ {
 		for tb := 0; tb < 2; tb++ {
 			get(&k.naive[ta][tb], "sgemm_naive_"+suffix[ta][tb])
+			get(&k.bgemm[0][ta][tb], "bgemm_s_"+suffix[ta][tb])
+			get(&k.bgemm[1][ta][tb], "bgemm_m_"+suffix[ta][tb])
 		}
 	}
 	for _, e := range []struct {
@@ -98,6 +103,8 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 		{&k.lnForward, "layer_norm_forward"}, {&k.lnBackward, "layer_norm_backward"},
 		{&k.lnParamGrad, "layer_norm_param_grad"},
 		{&k.im2col, "im2col"}, {&k.col2im, "col2im"},
+		{&k.causal, "causal_softmax"}, {&k.causalBack, "causal_softmax_backward"},
+		{&k.geluForward, "gelu_forward"}, {&k.geluBackward, "gelu_backward"},
 	} {
 		get(e.f, e.name)
 	}

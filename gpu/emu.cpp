@@ -361,6 +361,13 @@ static const std::vector<Kernel> &registry()
         make("layer_norm_backward", layer_norm_backward, true),
         make("layer_norm_param_grad", layer_norm_param_grad, true),
         make("im2col", im2col, false), make("col2im", col2im, false),
+        make("bgemm_s_nn", bgemm_s_nn, true), make("bgemm_s_nt", bgemm_s_nt, true),
+        make("bgemm_s_tn", bgemm_s_tn, true), make("bgemm_s_tt", bgemm_s_tt, true),
+        make("bgemm_m_nn", bgemm_m_nn, true), make("bgemm_m_nt", bgemm_m_nt, true),
+        make("bgemm_m_tn", bgemm_m_tn, true), make("bgemm_m_tt", bgemm_m_tt, true),
+        make("causal_softmax", causal_softmax, true),
+        make("causal_softmax_backward", causal_softmax_backward, true),
+        make("gelu_forward", gelu_forward, false), make("gelu_backward", gelu_backward, false),
     };
     return r;
 }

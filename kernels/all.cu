@@ -13,3 +13,4 @@
 #include "elementwise.cu"
 #include "layernorm.cu"
 #include "conv.cu"
+#include "attention.cu"

@@ -31,8 +31,8 @@ type Buffer interface {
 // Stride 0 means Cols: the rows follow each other and the matrix is
 // contiguous. A larger stride comes from [Mat.ColView] (a block of columns,
 // such as the mean half of a VAE encoder's output). Ops say whether they take
-// strided matrices: MatMul, Copy, Axpby, Mul, ScaleRows and Map do; every
-// other op records an error naming itself when given one.
+// strided matrices: MatMul, BatchMatMul, Copy, Axpby, Mul, ScaleRows and
+// Map do; every other op records an error naming itself when given one.
 type Mat struct {
 	Rows, Cols int
 	Off        int
@@ -300,6 +300,44 @@ type Backend interface {
 	// parameter gradients Σ_rows dy·x̂ and Σ_rows dy (summed in float64,
 	// overwriting them).
 	LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Mat)
+
+	// BatchMatMul computes C_i = op(A_i)·op(B_i) + beta·C_i for the
+	// batch·heads blocks i = (s, h) of its operands, as MatMul does for
+	// each (same transposes, same beta rule). Each operand X (C, A and B
+	// alike) is cut into batch row blocks and heads column blocks of equal
+	// size: block (s, h) is rows [s·R, (s+1)·R) and columns [h·W, (h+1)·W)
+	// of X, with R = X.Rows/batch and W = X.Cols/heads, which must divide
+	// evenly. With heads = 1 it is a plain batch of matrices stacked by
+	// rows; with heads > 1 the heads of multi-head attention stay column
+	// blocks of one matrix, as a Linear layer leaves them: for queries and
+	// keys that are (batch·T)×(heads·d) column views of one projection,
+	// scores (batch·T)×(heads·T) = BatchMatMul(Q, K, batch, heads, false,
+	// true), and the output (batch·T)×(heads·d) = BatchMatMul(P, V, …)
+	// needs no transposes or copies. Operands may be strided.
+	BatchMatMul(c, a, b Mat, batch, heads int, transA, transB bool, beta float32)
+	// CausalSoftmax computes, for the t×t blocks of the (batch·t)×(heads·t)
+	// x, the row softmax of scale·x under a causal mask: row i of a block
+	// keeps its columns j ≤ i, y = exp(z_j − m)/Σ_{k≤i} exp(z_k − m) with
+	// z = scale·x and m the row's largest kept z, all in float64 and
+	// rounded once, and writes exactly 0 to the masked columns j > i,
+	// whose x is never read (so NaN or ±Inf there cannot leak). scale is
+	// positive and finite (1/√d for attention). y may be x.
+	CausalSoftmax(y, x Mat, t int, scale float32)
+	// CausalSoftmaxBackward computes, from the forward output y and the
+	// gradient dy, dx = scale·y ⊙ (dy − Σ_{k≤i} y_k·dy_k) in each kept row
+	// segment (the dot product in float64, dx computed in float64 and
+	// rounded once) and exactly 0 in the masked columns, where dy and y are
+	// not read. dx may be dy.
+	CausalSoftmaxBackward(dx, dy, y Mat, t int, scale float32)
+	// GELU computes y = x·Φ(x), Φ the standard normal CDF (PyTorch's
+	// default, exact GELU 0.5·x·(1 + erf(x/√2))), as x·(0.5·erfc(−x/√2))
+	// in float64 (the same function, without the cancellation of 1 + erf
+	// for negative x) rounded once; GELU(−Inf) = −0. y may be x.
+	GELU(y, x Mat)
+	// GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) from the forward
+	// input x, φ the standard normal density, in float64 and rounded once
+	// (x·φ(x) is 0 at ±Inf). dx may be dy.
+	GELUBackward(dx, dy, x Mat)
 
 	// Im2Col gathers the patches of a 2-D convolution: cols is
 	// (N·OH·OW)×(C·KH·KW), row (n, oy, ox) and column (c, ky, kx) holding

@@ -1,6 +1,9 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // More argument checks that every backend makes in the same way. Unlike
 // [CheckSameShape], the errors below do not name the op: the backend adds
@@ -147,6 +150,41 @@ func CheckConv(img, cols Mat, g ConvGeom) error {
 	}
 	if !img.Contiguous() || !cols.Contiguous() {
 		return fmt.Errorf("strided operand (images %v, patches %v)", img, cols)
+	}
+	return nil
+}
+
+// BatchMatMulDims checks the operands of a BatchMatMul (batch and heads
+// at least 1, each operand's rows divisible by batch and columns by heads,
+// and the blocks' shapes those of a MatMul) and returns the blocks' m, n
+// and k.
+func BatchMatMulDims(c, a, b Mat, batch, heads int, transA, transB bool) (m, n, k int, err error) {
+	if batch < 1 || heads < 1 {
+		return 0, 0, 0, fmt.Errorf("batch %d and heads %d: both must be at least 1", batch, heads)
+	}
+	var blocks [3]Mat
+	for i, x := range []Mat{c, a, b} {
+		if x.Rows%batch != 0 || x.Cols%heads != 0 {
+			return 0, 0, 0, fmt.Errorf("operand %v does not split into %d×%d blocks", x, batch, heads)
+		}
+		blocks[i] = Mat{Rows: x.Rows / batch, Cols: x.Cols / heads}
+	}
+	m, n, k, err = MatMulDims(blocks[0], blocks[1], blocks[2], transA, transB)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("blocks of %v, %v and %v: %w", c, a, b, err)
+	}
+	return m, n, k, nil
+}
+
+// CheckCausalSoftmax returns an error unless x splits into t×t blocks (t
+// at least 1, rows and columns multiples of t) and scale is positive and
+// finite.
+func CheckCausalSoftmax(x Mat, t int, scale float32) error {
+	if t < 1 || x.Rows%t != 0 || x.Cols%t != 0 {
+		return fmt.Errorf("%v does not split into %d×%d blocks", x, t, t)
+	}
+	if !(scale > 0 && scale <= math.MaxFloat32) {
+		return fmt.Errorf("scale %g: must be positive and finite", scale)
 	}
 	return nil
 }

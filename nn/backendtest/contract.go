@@ -26,7 +26,7 @@ var lifecycle = []string{"Alloc", "Free", "Upload", "Download", "Sync"}
 
 // stridedOps take strided matrices (see nn.Mat); every other op must refuse
 // them.
-var stridedOps = []string{"MatMul", "Copy", "Axpby", "Mul", "ScaleRows", "Map"}
+var stridedOps = []string{"MatMul", "BatchMatMul", "Copy", "Axpby", "Mul", "ScaleRows", "Map"}
 
 // uncovered returns the nn.Backend methods that neither a numeric case nor
 // a contract test covers, nor exempt lists.
@@ -544,7 +544,7 @@ func minRows(c *testCase) int {
 // testErrors runs every error case on b: the op must record an error that
 // names it and leave every operand, and the buffer around it, as it was.
 func testErrors(t *testing.T, b nn.Backend, clearErr func(nn.Backend), cs []*testCase) {
-	all := slices.Concat(errorCases(), convErrorCases(), derivedErrorCases(cs))
+	all := slices.Concat(errorCases(), convErrorCases(), attentionErrorCases(), derivedErrorCases(cs))
 	covered := map[string]bool{}
 	for _, e := range all {
 		covered[e.op] = true

@@ -338,6 +338,7 @@ func gradChecks() []gradCheck {
 	gc = append(gc, matMulGradChecks()...)
 	gc = append(gc, layerNormGradChecks()...)
 	gc = append(gc, convGradChecks()...)
+	gc = append(gc, attentionGradChecks()...)
 	return gc
 }
 
@@ -563,7 +564,8 @@ func layerNormGradChecks() []gradCheck {
 // critic's activations (ActBackward's own derivatives in dy and in y, for
 // LeakyReLU, tanh and sigmoid), Col2Im and Im2Col as each other's
 // gradients (Conv2d's and ConvTranspose2d's backward) with their adjoint
-// identity on every conformance geometry. With [RunAgainstReference] it ties every
+// identity on every conformance geometry, BatchMatMul's transposed products
+// as its gradients, CausalSoftmaxBackward and GELUBackward. With [RunAgainstReference] it ties every
 // backend's backward ops to the derivatives of its forward ops.
 //
 // Each check logs its largest error as a fraction of the tolerance (-v).

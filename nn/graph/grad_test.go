@@ -376,6 +376,7 @@ func fdCases() []fdCase {
 				return g.RowSumSq(g.Grad(f, x[0])[0])
 			}},
 	)
+	cs = append(cs, attentionFDCases()...)
 	return cs
 }
 

@@ -17,8 +17,8 @@
 // Errors behave as in the CPU backend: the first one is recorded with the
 // op's name ("ref: MatMul: …"), later ops do nothing, and Sync reports it.
 // Shapes are checked with the nn.Check helpers, and the stride rules are
-// the same (MatMul, Copy, Axpby, Mul, ScaleRows and Map take strided
-// matrices, every other op records an error for one).
+// the same (MatMul, BatchMatMul, Copy, Axpby, Mul, ScaleRows and Map take
+// strided matrices, every other op records an error for one).
 //
 // The code is simple loops, written for clarity rather than speed; it
 // allocates nothing after Alloc.

@@ -1,0 +1,291 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"gan/cpu/sgemm"
+	"gan/nn"
+)
+
+// The ops of attention and transformer MLPs: BatchMatMul, CausalSoftmax
+// and its backward, GELU and its backward.
+
+// bmmSerialWork is the size (multiply-adds) of one block of a BatchMatMul
+// from which the blocks run one after the other, each on every worker of
+// sgemm; below it the blocks are shared out over the workers, one sgemm
+// call on one goroutine per block (sgemm's own threshold for splitting a
+// product, parMinGemm, is 2²²).
+const bmmSerialWork = 1 << 22
+
+// BatchMatMul computes C_i = op(A_i)·op(B_i) + beta·C_i for the batch·heads
+// blocks of its operands (see [nn.Backend]) with [sgemm.SgemmWorkers], each
+// block addressed in place through its operand's leading dimension. Small
+// blocks (attention's T×T scores with head sizes 16 to 64) are shared out
+// over the workers; large ones run one after the other on all of them.
+// sgemm's results do not depend on its worker count, so neither do these.
+// A, B and C may be strided.
+func (b *Backend) BatchMatMul(c, a, bm nn.Mat, batch, heads int, transA, transB bool, beta float32) {
+	const op = "BatchMatMul"
+	if b.err != nil {
+		return
+	}
+	cd, ad, bd := b.getStrided(op, c), b.getStrided(op, a), b.getStrided(op, bm)
+	if b.err != nil {
+		return
+	}
+	m, n, k, err := nn.BatchMatMulDims(c, a, bm, batch, heads, transA, transB)
+	if err != nil {
+		b.fail(fmt.Errorf("cpu: %s: %w", op, err))
+		return
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	j := &b.jBMM
+	*j = batchMatMulJob{c: cd, a: ad, b: bd, ldc: lead(c), lda: lead(a), ldb: lead(bm),
+		cm: c, am: a, bm: bm, batch: batch, heads: heads, m: m, n: n, k: k,
+		transA: transA, transB: transB, beta: beta, workers: 1}
+	if m*n*k >= bmmSerialWork || batch*heads == 1 {
+		j.workers = b.workers
+		j.run(0, batch*heads)
+	} else {
+		b.parallel(batch*heads, m*n*max(k, 1), j)
+	}
+	*j = batchMatMulJob{}
+}
+
+// batchMatMulJob does blocks [lo, hi) of BatchMatMul, block i being (s, h)
+// = (i / heads, i % heads).
+type batchMatMulJob struct {
+	c, a, b        []float32
+	ldc, lda, ldb  int
+	cm, am, bm     nn.Mat
+	batch, heads   int
+	m, n, k        int
+	transA, transB bool
+	beta           float32
+	workers        int
+}
+
+// blockStart returns the index in x's storage of block (s, h)'s first element.
+func blockStart(x nn.Mat, ld, batch, heads, s, h int) int {
+	return s*(x.Rows/batch)*ld + h*(x.Cols/heads)
+}
+
+func (j *batchMatMulJob) run(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		s, h := i/j.heads, i%j.heads
+		c := j.c[blockStart(j.cm, j.ldc, j.batch, j.heads, s, h):]
+		if j.k == 0 {
+			// An empty sum: C = beta·C (beta = 0 clears, NaNs included).
+			for r := 0; r < j.m; r++ {
+				row := c[r*j.ldc : r*j.ldc+j.n]
+				if j.beta == 0 {
+					clear(row)
+				} else {
+					for q := range row {
+						row[q] *= j.beta
+					}
+				}
+			}
+			continue
+		}
+		a := j.a[blockStart(j.am, j.lda, j.batch, j.heads, s, h):]
+		b := j.b[blockStart(j.bm, j.ldb, j.batch, j.heads, s, h):]
+		sgemm.SgemmWorkers(j.workers, j.transA, j.transB, j.m, j.n, j.k, a, j.lda, b, j.ldb, j.beta, c, j.ldc)
+	}
+}
+
+// causalStack is the longest row segment whose exponentials CausalSoftmax
+// keeps on the stack; longer segments compute each exponential twice.
+const causalStack = 1024
+
+// CausalSoftmax computes the causal softmax of scale·x over the t×t blocks
+// of x (see [nn.Backend]). Per kept row segment (row i of a block, columns
+// j ≤ i), in float64: z_j = scale·x_j (exact), m = max z_j, e_j =
+// exp(z_j − m), s = Σ e_j from j = 0 up, y_j = float32(e_j/s); y_j = 0
+// for j > i, where x is not read. y may be x.
+func (b *Backend) CausalSoftmax(y, x nn.Mat, t int, scale float32) {
+	const op = "CausalSoftmax"
+	if b.err != nil || !b.same(op, y, x) {
+		return
+	}
+	yd, xd := b.get(op, y), b.get(op, x)
+	if b.err != nil || !b.check(op, nn.CheckCausalSoftmax(x, t, scale)) {
+		return
+	}
+	j := &b.jCausal
+	*j = causalSoftmaxJob{y: yd, x: xd, cols: x.Cols, t: t, scale: float64(scale)}
+	b.parallel(x.Rows, x.Cols/2*costExp, j)
+	*j = causalSoftmaxJob{}
+}
+
+// causalSoftmaxJob does rows [lo, hi) of CausalSoftmax.
+type causalSoftmaxJob struct {
+	y, x    []float32
+	cols, t int
+	scale   float64
+}
+
+func (j *causalSoftmaxJob) run(lo, hi int) {
+	var buf [causalStack]float64
+	t, sc := j.t, j.scale
+	for r := lo; r < hi; r++ {
+		i := r % t
+		for c0 := r * j.cols; c0 < (r+1)*j.cols; c0 += t {
+			x, y := j.x[c0:c0+i+1], j.y[c0:c0+t]
+			m := math.Inf(-1)
+			for _, v := range x {
+				m = math.Max(m, sc*float64(v))
+			}
+			var s float64
+			if len(x) <= causalStack {
+				e := buf[:len(x)]
+				for q, v := range x {
+					e[q] = math.Exp(sc*float64(v) - m)
+					s += e[q]
+				}
+				for q, v := range e {
+					y[q] = float32(v / s)
+				}
+			} else {
+				for _, v := range x {
+					s += math.Exp(sc*float64(v) - m)
+				}
+				for q, v := range x {
+					y[q] = float32(math.Exp(sc*float64(v)-m) / s)
+				}
+			}
+			clear(y[i+1:])
+		}
+	}
+}
+
+// CausalSoftmaxBackward computes dx from the forward output y and dy (see
+// [nn.Backend]). Per kept row segment, in float64: d = Σ_{k≤i} y_k·dy_k
+// from k = 0 up, dx_j = float32(scale·y_j·(dy_j − d)) (products left to
+// right); dx_j = 0 for j > i. dx may be dy.
+func (b *Backend) CausalSoftmaxBackward(dx, dy, y nn.Mat, t int, scale float32) {
+	const op = "CausalSoftmaxBackward"
+	if b.err != nil || !b.same(op, dx, dy, y) {
+		return
+	}
+	dxd, dyd, yd := b.get(op, dx), b.get(op, dy), b.get(op, y)
+	if b.err != nil || !b.check(op, nn.CheckCausalSoftmax(y, t, scale)) {
+		return
+	}
+	j := &b.jCausalBack
+	*j = causalSoftmaxBackwardJob{dx: dxd, dy: dyd, y: yd, cols: y.Cols, t: t, scale: float64(scale)}
+	b.parallel(y.Rows, y.Cols*costCheap, j)
+	*j = causalSoftmaxBackwardJob{}
+}
+
+// causalSoftmaxBackwardJob does rows [lo, hi) of CausalSoftmaxBackward.
+type causalSoftmaxBackwardJob struct {
+	dx, dy, y []float32
+	cols, t   int
+	scale     float64
+}
+
+func (j *causalSoftmaxBackwardJob) run(lo, hi int) {
+	t, sc := j.t, j.scale
+	for r := lo; r < hi; r++ {
+		i := r % t
+		for c0 := r * j.cols; c0 < (r+1)*j.cols; c0 += t {
+			y, dy, dx := j.y[c0:c0+i+1], j.dy[c0:c0+i+1], j.dx[c0:c0+t]
+			var d float64
+			for q, v := range y {
+				d += float64(v) * float64(dy[q])
+			}
+			for q, v := range y {
+				dx[q] = float32(sc * float64(v) * (float64(dy[q]) - d))
+			}
+			clear(dx[i+1:])
+		}
+	}
+}
+
+// Constants of GELU, as float64 literals that the CUDA kernels spell the
+// same way.
+const (
+	invSqrt2   = 0.7071067811865476 // 1/√2
+	invSqrt2Pi = 0.3989422804014327 // 1/√(2π)
+)
+
+// gelu32 is GELU(x) = x·(0.5·erfc(−x/√2)), in float64, rounded once; −0
+// for −Inf.
+func gelu32(x float32) float32 {
+	v := float64(x)
+	if math.IsInf(v, -1) {
+		return float32(math.Copysign(0, -1))
+	}
+	return float32(v * (0.5 * math.Erfc(-v*invSqrt2)))
+}
+
+// geluGrad32 is dy·GELU′(x) = dy·(Φ(x) + x·φ(x)), in float64, rounded
+// once, with x·φ(x) taken as 0 at ±Inf.
+func geluGrad32(dy, x float32) float32 {
+	v := float64(x)
+	d := 0.5 * math.Erfc(-v*invSqrt2)
+	if !math.IsInf(v, 0) {
+		d += float64(v * math.Exp(-0.5*(v*v)) * invSqrt2Pi) // no fused multiply-add
+	}
+	return float32(float64(dy) * d)
+}
+
+// GELU computes y = GELU(x) elementwise (see [nn.Backend]): x·(0.5·erfc(−x·c))
+// with c = 0.7071067811865476, in float64 (math.Erfc), rounded once. y
+// may be x.
+func (b *Backend) GELU(y, x nn.Mat) {
+	const op = "GELU"
+	if b.err != nil || !b.same(op, y, x) {
+		return
+	}
+	yd, xd := b.get(op, y), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	j := &b.jGELU
+	*j = geluJob{y: yd, x: xd}
+	b.parallel(len(yd), costExp, j)
+	*j = geluJob{}
+}
+
+// geluJob does elements [lo, hi) of GELU (dy nil) or GELUBackward.
+type geluJob struct {
+	y, dy, x []float32
+}
+
+func (j *geluJob) run(lo, hi int) {
+	y, x := j.y[lo:hi], j.x[lo:hi]
+	if j.dy == nil {
+		for i, v := range x {
+			y[i] = gelu32(v)
+		}
+		return
+	}
+	dy := j.dy[lo:hi]
+	for i, v := range x {
+		y[i] = geluGrad32(dy[i], v)
+	}
+}
+
+// GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) from the forward input x
+// (see [nn.Backend]): Φ as in GELU, φ(x) = exp(−0.5·x²)·0.3989422804014327,
+// the sum and the product with dy in float64 (products left to right),
+// rounded once. dx may be dy.
+func (b *Backend) GELUBackward(dx, dy, x nn.Mat) {
+	const op = "GELUBackward"
+	if b.err != nil || !b.same(op, dx, dy, x) {
+		return
+	}
+	dxd, dyd, xd := b.get(op, dx), b.get(op, dy), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	j := &b.jGELU
+	*j = geluJob{y: dxd, dy: dyd, x: xd}
+	b.parallel(len(dxd), 2*costExp, j)
+	*j = geluJob{}
+}
