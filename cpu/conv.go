@@ -30,10 +30,9 @@ type im2colJob struct {
 }
 
 // run walks the patch rows (n, oy, ox) in order, stepping ox, oy and n
-// without dividing. With NHWC images, each kernel position (ky, kx) copies
-// one pixel's C contiguous channels into every KH·KW-th entry of the row;
-// with NCHW images, the row is written in order, (c, ky) selecting an
-// image row and kx stepping along it.
+// without dividing. With NHWC images a row is (ky, kx, c): each kernel
+// position copies one pixel's C contiguous channels; with NCHW images it
+// is (c, ky, kx), (c, ky) selecting an image row and kx stepping along it.
 func (j *im2colJob) run(lo, hi int) {
 	g := &j.g
 	kk := g.KH * g.KW
@@ -49,18 +48,12 @@ func (j *im2colJob) run(lo, hi int) {
 				iy := y0 + ky
 				for kx := range g.KW {
 					ix := x0 + kx
-					dst := row[ky*g.KW+kx:]
+					dst := row[(ky*g.KW+kx)*g.C:][:g.C]
 					if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
-						for c := 0; c < len(dst); c += kk {
-							dst[c] = 0
-						}
+						clear(dst)
 						continue
 					}
-					src := j.img[((n*g.H+iy)*g.W+ix)*g.C:]
-					src = src[:g.C]
-					for c, v := range src {
-						dst[c*kk] = v
-					}
+					copy(dst, j.img[((n*g.H+iy)*g.W+ix)*g.C:])
 				}
 			}
 		} else if kk == 1 { // a 1×1 kernel: the layout conversion NCHW → NHWC
@@ -177,9 +170,11 @@ func (j *col2imJob) run(lo, hi int) {
 	for p := lo; p < hi; p++ {
 		ky0, oy0, nky := taps(y, g.PH, g.SH, g.KH, g.OH)
 		kx0, ox0, nkx := taps(x, g.PW, g.SW, g.KW, g.OW)
-		base, cs := ((n*g.H+y)*g.W+x)*g.C, 1
+		// NHWC: a row holds (ky, kx, c), channels contiguous; NCHW:
+		// (c, ky, kx), a channel every kk entries.
+		base, cs, tapStride, chanStride := ((n*g.H+y)*g.W+x)*g.C, 1, g.C, 1
 		if g.Layout == nn.NCHW {
-			base, cs = n*g.C*hw+y*g.W+x, hw
+			base, cs, tapStride, chanStride = n*g.C*hw+y*g.W+x, hw, 1, kk
 		}
 		for c0 := 0; c0 < g.C; c0 += col2imBlock {
 			s := acc[:min(col2imBlock, g.C-c0)]
@@ -188,7 +183,14 @@ func (j *col2imJob) run(lo, hi int) {
 				ky, oy := ky0+a*g.SH, oy0-a
 				for e := range nkx {
 					kx, ox := kx0+e*g.SW, ox0-e
-					src := j.cols[((n*g.OH+oy)*g.OW+ox)*k+c0*kk+ky*g.KW+kx:]
+					src := j.cols[((n*g.OH+oy)*g.OW+ox)*k+c0*chanStride+(ky*g.KW+kx)*tapStride:]
+					if chanStride == 1 {
+						src = src[:len(s)]
+						for c, v := range src {
+							s[c] += v
+						}
+						continue
+					}
 					for c := range s {
 						s[c] += src[c*kk]
 					}

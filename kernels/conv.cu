@@ -2,9 +2,11 @@
    nn.Backend (the graph builds Conv2d and ConvTranspose2d from them and
    MatMul).
 
-   im2col  cols = the patches of img: row (n, oy, ox), column (c, ky, kx)
-           of the (N·OH·OW)×(C·KH·KW) cols holds image element
-           (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 in the padding.
+   im2col  cols = the patches of img: row (n, oy, ox) of the
+           (N·OH·OW)×(C·KH·KW) cols holds image elements
+           (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 in the padding,
+           at column (c, ky, kx) for NCHW images and (ky, kx, c) for NHWC
+           (conv_col_index).
    col2im  img = s, or fl(fl(beta·img) + s) when beta ≠ 0, where s is the
            float32 sum, from 0 in ascending (ky, kx) order, of the cols
            entries im2col copies the element to: im2col's adjoint.
@@ -35,10 +37,22 @@ __device__ __forceinline__ int conv_image_index(int layout, int C, int H, int W,
     return ((n * H + y) * W + x) * C + c;
 }
 
+/* conv_col_index is the column of (c, ky, kx) in a patch row of the
+   layout: (c, ky, kx) for NCHW, PyTorch's weight order, and (ky, kx, c)
+   for NHWC, each pixel's channels contiguous. */
+__device__ __forceinline__ int conv_col_index(int layout, int C, int KH, int KW, int c, int ky, int kx)
+{
+    if (layout == GAN_NCHW) {
+        return (c * KH + ky) * KW + kx;
+    }
+    return (ky * KW + kx) * C + c;
+}
+
 // ---- CUDA kernels
 
-/* im2col: cols is (N·OH·OW)×(C·KH·KW), img N images C×H×W in the layout;
-   one thread per patch element. Thread i writes cols[i], so consecutive
+/* im2col: cols is (N·OH·OW)×(C·KH·KW), img N images C×H×W in the layout,
+   the columns ordered as conv_col_index says; one thread per patch
+   element. Thread i writes cols[i], so consecutive
    threads write consecutive addresses (coalesced), reading one image
    element or writing 0 where the patch lies in the padding. Every entry
    is written: the old cols is never read.
@@ -52,7 +66,14 @@ extern "C" __global__ void __launch_bounds__(256)
     GAN_FOR_EACH(i, N * OH * OW * K)
     {
         const int r = (int)i / K, col = (int)i - r * K;
-        const int c = col / KK, kk = col - c * KK;
+        int c, kk;
+        if (layout == GAN_NCHW) {
+            c = col / KK;
+            kk = col - c * KK;
+        } else {
+            kk = col / C;
+            c = col - kk * C;
+        }
         const int ky = kk / KW, kx = kk - ky * KW;
         const int n = r / (OH * OW), g = r - n * (OH * OW);
         const int oy = g / OW, ox = g - oy * OW;
@@ -117,7 +138,7 @@ extern "C" __global__ void __launch_bounds__(256)
                 if (ox * SW != tx || ox >= OW) {
                     continue;
                 }
-                s = __fadd_rn(s, cols[(size_t)((n * OH + oy) * OW + ox) * K + (c * KH + ky) * KW + kx]);
+                s = __fadd_rn(s, cols[(size_t)((n * OH + oy) * OW + ox) * K + conv_col_index(layout, C, KH, KW, c, ky, kx)]);
             }
         }
         if (beta != 0.0f) {

@@ -340,11 +340,14 @@ type Backend interface {
 	GELUBackward(dx, dy, x Mat)
 
 	// Im2Col gathers the patches of a 2-D convolution: cols is
-	// (N·OH·OW)×(C·KH·KW), row (n, oy, ox) and column (c, ky, kx) holding
-	// image element (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 where
-	// that lies in the padding; img is laid out as g.Layout says. With the
-	// columns in PyTorch's weight order, Conv2d is cols·Wᵀ. Contiguous
-	// operands only.
+	// (N·OH·OW)×(C·KH·KW), row (n, oy, ox) holding image elements
+	// (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 where that lies in
+	// the padding; img is laid out as g.Layout says, and so are the
+	// columns: (c, ky, kx) for NCHW, PyTorch's weight order, and
+	// (ky, kx, c) for NHWC, each pixel's channels contiguous, so that the
+	// gather is a copy of C values per kernel position. Conv2d is cols·Wᵀ
+	// with W's columns in the same order (the graph permutes PyTorch's
+	// weights for NHWC). Contiguous operands only.
 	Im2Col(cols, img Mat, g ConvGeom)
 	// Col2Im is Im2Col's adjoint: each image element gets the float32 sum
 	// s of the cols entries Im2Col would copy it to, added from 0 in

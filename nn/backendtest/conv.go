@@ -69,7 +69,7 @@ func forEachPatchEntry(g nn.ConvGeom, f func(col, img int)) {
 						for kx := range g.KW {
 							iy, ix := oy*g.SH-g.PH+ky, ox*g.SW-g.PW+kx
 							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
-								f(row+(c*g.KH+ky)*g.KW+kx, convImageIndex(g, n, c, iy, ix))
+								f(row+convColIndex(g, c, ky, kx), convImageIndex(g, n, c, iy, ix))
 							}
 						}
 					}
@@ -77,6 +77,15 @@ func forEachPatchEntry(g nn.ConvGeom, f func(col, img int)) {
 			}
 		}
 	}
+}
+
+// convColIndex is the column of (c, ky, kx) in a patch row of g's layout:
+// (c, ky, kx) for NCHW, (ky, kx, c) for NHWC (see nn.Backend's Im2Col).
+func convColIndex(g nn.ConvGeom, c, ky, kx int) int {
+	if g.Layout == nn.NCHW {
+		return (c*g.KH+ky)*g.KW + kx
+	}
+	return (ky*g.KW+kx)*g.C + c
 }
 
 // col2imUnits bounds Col2Im's float32 result against the exact sum, in

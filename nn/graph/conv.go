@@ -12,7 +12,11 @@ import (
 //	Conv2d:          y = Im2Col(x)·Wᵀ             (W is PyTorch's [out in kh kw] as [out, in·kh·kw])
 //	ConvTranspose2d: y = Col2Im(x·W)              (W is PyTorch's [in out kh kw] as [in, out·kh·kw])
 //
-// so their gradients, and the gradients of those (a WGAN-GP critic's
+// with W's columns in the patch order of the images' layout: PyTorch's
+// (c, ky, kx) for NCHW, (ky, kx, c) for channels-last images, where the
+// patches are copies of each pixel's contiguous channels (kernelMatrix
+// permutes the weight, an op on the small weight rather than on the large
+// patch matrix); so their gradients, and the gradients of those (a WGAN-GP critic's
 // penalty), follow from the two primitives' rules. Images between
 // convolution layers are channels-last matrices, (N·H·W)×C (nn.NHWC): a
 // convolution's product is already in that layout, a bias is a row added
@@ -194,11 +198,27 @@ func (g *Graph) Conv2d(x *Node, im Image, w, b *Node, sh, sw, ph, pw int, act nn
 	if g.err != nil {
 		return g.dead(out.Shape()), out
 	}
-	y := g.MatMul(cols, g.Reshape(w, Shape{ws[0], ws[1] * ws[2] * ws[3]}), false, true)
+	y := g.MatMul(cols, g.kernelMatrix(w, im.Layout), false, true)
 	if b != nil || act.Kind != nn.ActNone {
 		y = g.BiasAct(y, b, act)
 	}
 	return y, out
+}
+
+// kernelMatrix is the weight w [a b kh kw] (a Conv2d's [out in kh kw] or
+// a ConvTranspose2d's [in out kh kw]) as the a×(b·kh·kw) matrix whose
+// columns follow the patch order of layout (see nn.Backend's Im2Col):
+// w itself for NCHW, and for NHWC w's [kh kw] planes turned channels-last,
+// (ky, kx, b) — ToNHWC of w read as a batch of a images of b channels,
+// free when b or kh·kw is 1.
+func (g *Graph) kernelMatrix(w *Node, layout nn.ImageLayout) *Node {
+	ws := w.Shape()
+	m := Shape{ws[0], ws[1] * ws[2] * ws[3]}
+	if layout == nn.NCHW {
+		return g.Reshape(w, m)
+	}
+	wl, _ := g.ToNHWC(w, Image{N: ws[0], C: ws[1], H: ws[2], W: ws[3], Layout: nn.NCHW})
+	return g.Reshape(wl, m)
 }
 
 // ConvTranspose2d is PyTorch's conv_transpose2d of the images x with the
@@ -223,7 +243,7 @@ func (g *Graph) ConvTranspose2d(x *Node, im Image, w, b *Node, sh, sw, ph, pw, o
 	if g.err != nil {
 		return g.dead(out.Shape()), out
 	}
-	prod := g.MatMul(xm, g.Reshape(w, Shape{ws[0], ws[1] * ws[2] * ws[3]}), false, false)
+	prod := g.MatMul(xm, g.kernelMatrix(w, out.Layout), false, false)
 	y := g.Col2Im(prod, out, ws[2], ws[3], sh, sw, ph, pw)
 	if g.err == nil {
 		// The grid of the adjoint convolution must be the input's size.

@@ -728,7 +728,7 @@ func (b *Backend) Im2Col(cols, img nn.Mat, g nn.ConvGeom) {
 							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
 								v = iv.data[imageIndex(g, n, c, iy, ix)]
 							}
-							cv.data[row+(c*g.KH+ky)*g.KW+kx] = v
+							cv.data[row+colIndex(g, c, ky, kx)] = v
 						}
 					}
 				}
@@ -743,6 +743,15 @@ func imageIndex(g nn.ConvGeom, n, c, y, x int) int {
 		return ((n*g.C+c)*g.H+y)*g.W + x
 	}
 	return ((n*g.H+y)*g.W+x)*g.C + c
+}
+
+// colIndex is the column of (c, ky, kx) in a patch row of g's layout:
+// (c, ky, kx) for NCHW, (ky, kx, c) for NHWC.
+func colIndex(g nn.ConvGeom, c, ky, kx int) int {
+	if g.Layout == nn.NCHW {
+		return (c*g.KH+ky)*g.KW + kx
+	}
+	return (ky*g.KW+kx)*g.C + c
 }
 
 // Col2Im is Im2Col's adjoint (see [nn.Backend]), summed in float64.
@@ -772,7 +781,7 @@ func (b *Backend) Col2Im(img, cols nn.Mat, g nn.ConvGeom, beta float32) {
 						for kx := range g.KW {
 							iy, ix := oy*g.SH-g.PH+ky, ox*g.SW-g.PW+kx
 							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
-								iv.data[imageIndex(g, n, c, iy, ix)] += cv.data[row+(c*g.KH+ky)*g.KW+kx]
+								iv.data[imageIndex(g, n, c, iy, ix)] += cv.data[row+colIndex(g, c, ky, kx)]
 							}
 						}
 					}
