@@ -122,7 +122,7 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.size, "size", 0, "image side in pixels for a family that takes any square size, e.g. dcgan (0: the family's own)")
 	fs.StringVar(&c.loss, "loss", "", "GAN objective: "+strings.Join(ganloss.Names, ", ")+" (default the family's own, bce for the seed model); wgan-gp also defaults --lr 1e-4, Adam betas (0.5, 0.9) and --n-critic 5")
 	fs.IntVar(&c.nCritic, "n-critic", 1, "D (critic) steps per G step; each D step takes its own batch (default 1, or the --loss's own: 5 for wgan-gp)")
-	fs.StringVar(&c.arch, "arch", "", "architecture preset of --model (default the family's own); seed-mlp-gan: mlp, or conv for the WGAN-GP paper's convolutional generator (z of 128) and critic")
+	fs.StringVar(&c.arch, "arch", "", "architecture preset of --model (default the family's own); seed-mlp-gan: mlp, or conv for the WGAN-GP paper's convolutional generator (z of 128) and critic; cgan: mlp, or dcgan for the conditional DCGAN")
 }
 
 // shortestFloat is v as the float64 of its shortest decimal form: the

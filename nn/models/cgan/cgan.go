@@ -54,8 +54,66 @@
 // Its interpolation coefficients are StepStream(PurposeRandom, slot) with
 // the slot after the noise's (the critic has no dropout).
 //
-// The DCGAN architecture ("dcgan") is not built yet: it waits for the
-// convolution layers.
+// # The DCGAN architecture
+//
+// [model.Config.Arch] "dcgan" ([ArchDCGAN], gan train --model cgan --arch dcgan)
+// is the conditional DCGAN: package dcgan's networks at MNIST's 28×28
+// (pytorch/examples' DCGAN, from 7×7; ngf = ndf = 64) with the label fed
+// to both, as the common conditional DCGANs do (e.g. the WGAN-GP cGAN of
+// Aladdin Persson's "Machine-Learning-Collection", whose two embeddings
+// are these):
+//
+//	class Generator(nn.Module):          # G
+//	    def __init__(self):
+//	        self.label_emb = nn.Embedding(10, 10)
+//	        self.main = nn.Sequential(   # dcgan's generator, 110 inputs
+//	            nn.ConvTranspose2d(110, 128, 7, 1, 0, bias=False),
+//	            nn.BatchNorm2d(128), nn.ReLU(True),
+//	            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),
+//	            nn.BatchNorm2d(64), nn.ReLU(True),
+//	            nn.ConvTranspose2d(64, 1, 4, 2, 1, bias=False), nn.Tanh())
+//	    def forward(self, z, labels):    # z: n×100
+//	        x = torch.cat((self.label_emb(labels), z), -1)
+//	        return self.main(x.view(-1, 110, 1, 1))
+//
+//	class Discriminator(nn.Module):      # D
+//	    def __init__(self):
+//	        self.label_embedding = nn.Embedding(10, 28 * 28)
+//	        self.main = nn.Sequential(   # dcgan's discriminator, 2 planes
+//	            nn.Conv2d(2, 64, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+//	            nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+//	            nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),
+//	            nn.Conv2d(128, 1, 7, 1, 0, bias=False))  # sigmoid in the loss
+//	    def forward(self, img, labels):
+//	        plane = self.label_embedding(labels).view(-1, 1, 28, 28)
+//	        return self.main(torch.cat((img, plane), 1)).view(-1, 1)
+//
+// G's label: a 10-wide embedding (PyTorch-GAN's, the MLP's) concatenated
+// to z as 10 extra channels of the 1×1 input of the first transposed
+// convolution, so that the label conditions the first deconvolution, the
+// usual place (the one-hot label of the original conditional DCGANs,
+// concatenated to z or deconvolved beside it, enters there too). On a 1×1
+// input the embedding followed by that deconvolution is a learned
+// 128×7×7 map per class, which is what a one-hot label would give as
+// well; the embedding keeps the MLP's names and shapes. D's label: an
+// embedding of 28·28 values per class viewed as one extra image plane
+// beside the digit (one learned plane rather than ten one-hot planes: the
+// first convolution then takes 2 channels instead of 11, and a learned
+// plane can hold any per-class pattern the ten constant planes can).
+// Both embeddings are drawn by PyTorch's default, N(0, 1); the
+// convolutions and batch norms by the examples' weights_init
+// ([dcgan.InitWeights]: N(0, 0.02), γ N(1, 0.02)). The tensors are
+// G.label_emb.weight [10 10], G.main.0.weight [110 128 7 7], …,
+// D.label_embedding.weight [10 784], D.main.0.weight [64 2 4 4], ….
+//
+// Its training step is the DCGAN family's: D on the real batch with its
+// labels and on the generated batch with theirs in two separate passes
+// (batch norm has batch statistics), then G through the updated D (a
+// third pass, which also updates D's running statistics, as in the
+// examples); the losses, the labels of the generated images, [model.Config.NCritic]
+// and the streams are those of the MLP above (the critic of wgan-gp is
+// dcgan's [dcgan.NewCritic] on the 2 planes: no batch norm, biases on the
+// convolutions). Batches need at least 2 rows (batch norm).
 package cgan
 
 import (
@@ -65,6 +123,7 @@ import (
 	"gan/nn/graph"
 	"gan/nn/layer"
 	"gan/nn/model"
+	"gan/nn/models/dcgan"
 	"gan/nn/models/ganloss"
 )
 
@@ -74,6 +133,9 @@ const Name = "cgan"
 // ArchMLP is the MLP architecture (the seed model's networks), the
 // default of [model.Config.Arch].
 const ArchMLP = "mlp"
+
+// ArchDCGAN is the DCGAN architecture (see the package doc).
+const ArchDCGAN = "dcgan"
 
 // The model's dimensions.
 const (
@@ -102,11 +164,9 @@ func DefaultConfig() model.Config {
 // loss, the critic steps and the image shape.
 func Validate(c model.Config) error {
 	switch c.Arch {
-	case "", ArchMLP:
-	case "dcgan":
-		return fmt.Errorf("arch %q: the conditional DCGAN is not built yet (use %q)", c.Arch, ArchMLP)
+	case "", ArchMLP, ArchDCGAN:
 	default:
-		return fmt.Errorf("arch %q: the cgan has %q", c.Arch, ArchMLP)
+		return fmt.Errorf("arch %q: the cgan has %q and %q", c.Arch, ArchMLP, ArchDCGAN)
 	}
 	if c.Loss != "" {
 		if err := ganloss.Check(c.Loss); err != nil {
@@ -117,7 +177,7 @@ func Validate(c model.Config) error {
 		return fmt.Errorf("n_critic %d: must be at least 1 (0 means 1)", c.NCritic)
 	}
 	if (c.Channels != 0 && c.Channels != 1) || (c.Size != 0 && c.Size != 28) {
-		return fmt.Errorf("images %d×%d×%d: the MLP cgan makes 1×28×28", c.Channels, c.Size, c.Size)
+		return fmt.Errorf("images %d×%d×%d: the cgan makes 1×28×28 (its labels are MNIST's)", c.Channels, c.Size, c.Size)
 	}
 	return nil
 }
@@ -125,7 +185,7 @@ func Validate(c model.Config) error {
 func init() {
 	model.Register(model.Family{
 		Name:     Name,
-		Summary:  "conditional GAN (PyTorch-GAN's cgan): the seed's MLPs with a label embedding on G's noise and D's image, BCE, Adam 2e-4 (0.5, 0.999)",
+		Summary:  "conditional GAN (PyTorch-GAN's cgan): the seed's MLPs (--arch mlp) or the DCGAN's convolutions (--arch dcgan) with a label embedding on G's noise and D's image, BCE, Adam 2e-4 (0.5, 0.999)",
 		Defaults: DefaultConfig,
 		Validate: Validate,
 		New:      func(b nn.Backend, cfg model.Config) (model.Model, error) { return New(b, cfg) },
@@ -133,10 +193,27 @@ func init() {
 }
 
 // Generator is G: a label embedding and the seed's generator MLP on
-// [embedding, z].
+// [embedding, z], or ([NewConvGenerator]) the DCGAN's generator on them as
+// 1×1 input channels.
 type Generator struct {
 	Emb   *layer.EmbeddingLayer
 	Model *layer.Sequential
+	size  int // the DCGAN architecture's image side; 0 for the MLP
+	zDim  int // the DCGAN architecture's noise width
+}
+
+// NewConvGenerator builds the DCGAN architecture's G in ps: label_emb
+// (10×10), then dcgan's generator for 1×28×28 images with ZDim+EmbedDim
+// input channels, as "main".
+func NewConvGenerator(ps *nn.ParamSet) *Generator {
+	return newConvGenerator(ps, Classes, EmbedDim, ZDim, 28)
+}
+
+// newConvGenerator is [NewConvGenerator] for any number of classes,
+// embedding and noise widths and image side (one dcgan takes).
+func newConvGenerator(ps *nn.ParamSet, classes, emb, z, size int) *Generator {
+	e := layer.NewEmbedding(ps, "label_emb", classes, emb)
+	return &Generator{Emb: e, Model: dcgan.NewGeneratorIn(ps, emb+z, 1, size), size: size, zDim: z}
 }
 
 // NewGenerator builds G in ps (label_emb, then model).
@@ -158,9 +235,14 @@ func newGenerator(ps *nn.ParamSet, classes, emb, z, out int, hidden ...int) *Gen
 	return &Generator{Emb: layer.NewEmbedding(ps, "label_emb", classes, emb), Model: layer.NewSequential(ps, "model", specs...)}
 }
 
-// Init draws G's initial weights as PyTorch does.
+// Init draws G's initial weights as PyTorch does (the DCGAN's layers by
+// the examples' weights_init).
 func (g *Generator) Init(b nn.Backend, seed uint64) {
 	g.Emb.Init(b, seed)
+	if g.size > 0 {
+		dcgan.InitWeights(b, g.Model, seed)
+		return
+	}
 	g.Model.Init(b, seed)
 }
 
@@ -168,14 +250,46 @@ func (g *Generator) Init(b nn.Backend, seed uint64) {
 func (g *Generator) Forward(ctx *layer.Ctx, z *graph.Node, labels *graph.Index) *graph.Node {
 	restore := ctx.G.Scope("G")
 	defer restore()
-	return g.Model.Forward(ctx, ctx.G.ConcatCols(g.Emb.Lookup(ctx, labels), z))
+	in := ctx.G.ConcatCols(g.Emb.Lookup(ctx, labels), z)
+	if g.size > 0 {
+		n := z.Shape()[0]
+		return ctx.G.Flatten(g.Model.Forward(ctx, ctx.G.Reshape(in, graph.Shape{n, g.Emb.Dim + g.zDim, 1, 1})))
+	}
+	return g.Model.Forward(ctx, in)
 }
 
 // Discriminator is D: the seed's discriminator MLP on [image, label
-// embedding].
+// embedding], or ([NewConvDiscriminator]) the DCGAN's discriminator on the
+// image and the label embedding's plane.
 type Discriminator struct {
 	Emb   *layer.EmbeddingLayer
 	Model *layer.Sequential
+	size  int // the DCGAN architecture's image side; 0 for the MLP
+}
+
+// NewConvDiscriminator builds the DCGAN architecture's D in ps:
+// label_embedding (10×784, one 28×28 plane per class), then dcgan's
+// discriminator for 2×28×28 inputs (the image and the label's plane) as
+// "main".
+func NewConvDiscriminator(ps *nn.ParamSet) *Discriminator {
+	return newConvDiscriminator(ps, false, Classes, 28)
+}
+
+// NewConvCritic builds wgan-gp's critic of the DCGAN architecture in ps:
+// label_embedding as in [NewConvDiscriminator], then dcgan's critic
+// ([dcgan.NewCritic]: no batch norm, biases) for 2×28×28 inputs as "main".
+func NewConvCritic(ps *nn.ParamSet) *Discriminator {
+	return newConvDiscriminator(ps, true, Classes, 28)
+}
+
+// newConvDiscriminator is [NewConvDiscriminator], or [NewConvCritic] if
+// critic, for any number of classes and image side (one dcgan takes).
+func newConvDiscriminator(ps *nn.ParamSet, critic bool, classes, size int) *Discriminator {
+	e := layer.NewEmbedding(ps, "label_embedding", classes, size*size)
+	if critic {
+		return &Discriminator{Emb: e, Model: dcgan.NewCritic(ps, 2, size), size: size}
+	}
+	return &Discriminator{Emb: e, Model: dcgan.NewDiscriminator(ps, 2, size), size: size}
 }
 
 // NewDiscriminator builds D in ps (label_embedding, then model).
@@ -210,9 +324,14 @@ func newDiscriminator(ps *nn.ParamSet, dropout bool, classes, emb, in int, hidde
 	return &Discriminator{Emb: layer.NewEmbedding(ps, "label_embedding", classes, emb), Model: layer.NewSequential(ps, "model", specs...)}
 }
 
-// Init draws D's initial weights as PyTorch does.
+// Init draws D's initial weights as PyTorch does (the DCGAN's layers by
+// the examples' weights_init).
 func (d *Discriminator) Init(b nn.Backend, seed uint64) {
 	d.Emb.Init(b, seed)
+	if d.size > 0 {
+		dcgan.InitWeights(b, d.Model, seed)
+		return
+	}
 	d.Model.Init(b, seed)
 }
 
@@ -221,7 +340,13 @@ func (d *Discriminator) Init(b nn.Backend, seed uint64) {
 func (d *Discriminator) Forward(ctx *layer.Ctx, x *graph.Node, labels *graph.Index) *graph.Node {
 	restore := ctx.G.Scope("D")
 	defer restore()
-	return d.Model.Forward(ctx, ctx.G.ConcatCols(ctx.G.Flatten(x), d.Emb.Lookup(ctx, labels)))
+	in := ctx.G.ConcatCols(ctx.G.Flatten(x), d.Emb.Lookup(ctx, labels))
+	if d.size > 0 {
+		// Row i is [image i, plane of label i]: NCHW with 2 channels.
+		n := x.Shape()[0]
+		return ctx.G.Reshape(d.Model.Forward(ctx, ctx.G.Reshape(in, graph.Shape{n, 2, d.size, d.size})), graph.Shape{n, 1})
+	}
+	return d.Model.Forward(ctx, in)
 }
 
 // GAN is the conditional GAN on one backend.
@@ -280,12 +405,20 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 	m.stats = make([]float64, len(m.statNames))
 	var streams nn.InitStreams
 	m.PG = nn.NewParamSetFrom(&streams)
-	m.G = NewGenerator(m.PG)
 	m.PD = nn.NewParamSetFrom(&streams)
-	if m.loss() == ganloss.WGANGP {
-		m.D = NewCritic(m.PD)
-	} else {
-		m.D = NewDiscriminator(m.PD)
+	critic := m.loss() == ganloss.WGANGP
+	switch {
+	case m.conv():
+		m.G = NewConvGenerator(m.PG)
+		if critic {
+			m.D = NewConvCritic(m.PD)
+		} else {
+			m.D = NewConvDiscriminator(m.PD)
+		}
+	case critic:
+		m.G, m.D = NewGenerator(m.PG), NewCritic(m.PD)
+	default:
+		m.G, m.D = NewGenerator(m.PG), NewDiscriminator(m.PD)
 	}
 	if err := m.Alloc(m.B, m.Cfg); err != nil {
 		m.Free()
@@ -328,8 +461,18 @@ func (m *GAN) loss() string {
 // nCritic is the number of D steps per G step.
 func (m *GAN) nCritic() int { return max(m.Cfg.NCritic, 1) }
 
+// conv reports whether the model is the DCGAN architecture.
+func (m *GAN) conv() bool { return m.Cfg.Arch == ArchDCGAN }
+
 // RNG describes the random streams.
 func (m *GAN) RNG() string {
+	if m.conv() {
+		labels := "stream (label, step), word i mod 10 by multiply-shift"
+		if m.loss() == ganloss.WGANGP {
+			labels = "the real batch's"
+		}
+		return "philox4x32-10; init streams from 1<<32 (nn.InitStreams); noise (slot 0) and wgan-gp's interpolation coefficients (slot 1) streams step<<16|slot; generated labels: " + labels + "; shuffle stream = epoch"
+	}
 	if m.loss() == ganloss.WGANGP {
 		return "philox4x32-10; init streams from 1<<32 (nn.InitStreams); noise (slot 0) and interpolation coefficients (slot 1) streams step<<16|slot; generated labels: the real batch's; shuffle stream = epoch"
 	}
@@ -346,6 +489,16 @@ func FakeLabels(out []int32, seed uint64, step int) {
 	}
 }
 
+// dRows is the number of labels of D's first pass for batches of n rows:
+// the MLP's D takes [real; fake] as one batch of 2n rows, the DCGAN's the
+// real batch alone.
+func (m *GAN) dRows(n int) int {
+	if m.conv() {
+		return n
+	}
+	return 2 * n
+}
+
 // buildStep compiles the training step for batches of n rows of data
 // (N×784): a D step and, withG, the G step after it.
 func (m *GAN) buildStep(n int, data nn.Mat, withG bool) (*stepProgram, error) {
@@ -354,15 +507,22 @@ func (m *GAN) buildStep(n int, data nn.Mat, withG bool) (*stepProgram, error) {
 	s := &stepProgram{}
 	s.data = g.Input("training set", graph.Shape{data.Rows, ImageDim})
 	s.ix = g.Indices("batch", n)
-	s.dLab = g.Indices("labels of D's rows", 2*n)
+	s.dLab = g.Indices("labels of D's rows", m.dRows(n))
 	s.fakeLab = g.Indices("labels of the generated images", n)
 	real := g.GatherRows(s.data, s.ix)
 	z := g.RandNormal(graph.Shape{n, ZDim}, 0, 1, graph.StepStream(nn.PurposeNoise, slots.Next()))
 	fake := m.G.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, z, s.fakeLab)
 
-	// D step on [real; fake] with [their labels; the generated labels].
-	logits := m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, g.ConcatRows(real, fake), s.dLab)
-	in := ganloss.DInput{Real: g.Rows(logits, 0, n), Fake: g.Rows(logits, n, n)}
+	var in ganloss.DInput
+	if m.conv() {
+		// D step on real and fake in separate passes (batch norm).
+		ctx := &layer.Ctx{G: g, Train: true, Slots: &slots}
+		in = ganloss.DInput{Real: m.D.Forward(ctx, real, s.dLab), Fake: m.D.Forward(ctx, fake, s.fakeLab)}
+	} else {
+		// D step on [real; fake] with [their labels; the generated labels].
+		logits := m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, g.ConcatRows(real, fake), s.dLab)
+		in = ganloss.DInput{Real: g.Rows(logits, 0, n), Fake: g.Rows(logits, n, n)}
+	}
 	if m.loss() == ganloss.WGANGP {
 		// The penalty at the interpolates with the labels fixed: those of
 		// the generated batch, which are the real batch's (TrainStep).
@@ -376,8 +536,7 @@ func (m *GAN) buildStep(n int, data nn.Mat, withG bool) (*stepProgram, error) {
 	g.Update(m.OptD)
 
 	// G's loss through the updated D, and its step.
-	logits = m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, fake, s.fakeLab)
-	gLoss := ganloss.GLoss(g, m.loss(), logits)
+	gLoss := ganloss.GLoss(g, m.loss(), m.D.Forward(&layer.Ctx{G: g, Train: true, Slots: &slots}, fake, s.fakeLab))
 	if withG {
 		g.Backward(gLoss, m.PG)
 		g.Update(m.OptG)
@@ -399,6 +558,9 @@ func (m *GAN) TrainStep(b *model.Batch) ([]float64, error) {
 	n := len(b.Idx)
 	if n < 1 || n > m.Cfg.Batch {
 		return nil, fmt.Errorf("train step: %d rows, batch is %d", n, m.Cfg.Batch)
+	}
+	if n < 2 && m.conv() {
+		return nil, fmt.Errorf("train step: 1 row; the conditional DCGAN's batch norm needs at least 2")
 	}
 	if b.Data == nil || len(b.Data.Labels) != b.Data.N {
 		return nil, fmt.Errorf("train step: the conditional GAN needs a labelled data set")
@@ -437,7 +599,7 @@ func (m *GAN) TrainStep(b *model.Batch) ([]float64, error) {
 	for _, set := range []struct {
 		ix   *graph.Index
 		vals []int32
-	}{{s.ix, b.Idx}, {s.dLab, lab}, {s.fakeLab, lab[n:]}} {
+	}{{s.ix, b.Idx}, {s.dLab, lab[:m.dRows(n)]}, {s.fakeLab, lab[n:]}} {
 		if err := s.prog.SetIndices(set.ix, set.vals); err != nil {
 			return nil, err
 		}

@@ -236,7 +236,6 @@ func TestCheckpointRoundTrip(t *testing.T) {
 // out-of-range data are errors, not panics.
 func TestBadInput(t *testing.T) {
 	for _, mod := range []func(*model.Config){
-		func(c *model.Config) { c.Arch = "dcgan" },
 		func(c *model.Config) { c.Arch = "resnet" },
 		func(c *model.Config) { c.Loss = "nope" },
 		func(c *model.Config) { c.NCritic = -1 },

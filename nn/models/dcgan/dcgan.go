@@ -101,9 +101,16 @@ func validate(c model.Config) error {
 // NewGenerator builds the examples' Generator for c×size×size images in
 // ps, as the attribute "main".
 func NewGenerator(ps *nn.ParamSet, c, size int) *layer.Sequential {
+	return NewGeneratorIn(ps, ZDim, c, size)
+}
+
+// NewGeneratorIn is [NewGenerator] with nz input channels (the 1×1 input
+// of its first transposed convolution) instead of ZDim: the conditional
+// DCGAN (package cgan) feeds z and a label embedding there.
+func NewGeneratorIn(ps *nn.ParamSet, nz, c, size int) *layer.Sequential {
 	s0, k, _ := levels(size)
 	ch := NGF << (k - 1)
-	specs := []layer.Spec{layer.ConvTranspose2d(ZDim, ch, s0, 1, 0, 0, false), layer.BatchNorm2d(ch), layer.ReLU()}
+	specs := []layer.Spec{layer.ConvTranspose2d(nz, ch, s0, 1, 0, 0, false), layer.BatchNorm2d(ch), layer.ReLU()}
 	for ; ch > NGF; ch /= 2 {
 		specs = append(specs, layer.ConvTranspose2d(ch, ch/2, 4, 2, 1, 0, false), layer.BatchNorm2d(ch/2), layer.ReLU())
 	}
@@ -125,10 +132,10 @@ func NewDiscriminator(ps *nn.ParamSet, c, size int) *layer.Sequential {
 	return layer.NewSequential(ps, "main", specs...)
 }
 
-// initWeights is the examples' weights_init: convolutions N(0, 0.02),
+// InitWeights is the examples' weights_init: convolutions N(0, 0.02),
 // batch norm γ N(1, 0.02) and β 0 (running statistics at PyTorch's
-// defaults).
-func initWeights(b nn.Backend, s *layer.Sequential, seed uint64) {
+// defaults); other layers keep PyTorch's default initialisation.
+func InitWeights(b nn.Backend, s *layer.Sequential, seed uint64) {
 	s.Init(b, seed)
 	for _, l := range s.Layers {
 		switch l := l.(type) {
@@ -197,8 +204,8 @@ func New(b nn.Backend, cfg model.Config) (*GAN, error) {
 		m.Free()
 		return nil, err
 	}
-	initWeights(b, m.G, cfg.Seed)
-	initWeights(b, m.D, cfg.Seed)
+	InitWeights(b, m.G, cfg.Seed)
+	InitWeights(b, m.D, cfg.Seed)
 	return m, b.Sync()
 }
 
