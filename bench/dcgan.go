@@ -214,12 +214,18 @@ func (s *suite) convProduct(p ConvProduct) error {
 		}
 		img := ms[3]
 		f = func() { s.b.Im2Col(a, img, g); s.b.MatMul(c, a, bm, p.TransA, p.TransB, 0) }
+		if g.WholeImage() { // the graph multiplies the images as they are
+			f = func() { s.b.MatMul(c, img.Reshape(cr, cc), bm, p.TransA, p.TransB, 0) }
+		}
 	case p.Col2Im:
 		if c.Rows != cr || c.Cols != cc {
 			return fmt.Errorf("patches %dx%d, product's C %dx%d", cr, cc, c.Rows, c.Cols)
 		}
 		img := ms[3]
 		f = func() { s.b.MatMul(c, a, bm, p.TransA, p.TransB, 0); s.b.Col2Im(img, c, g, 0) }
+		if g.WholeImage() { // the graph writes the product into the images
+			f = func() { s.b.MatMul(img.Reshape(cr, cc), a, bm, p.TransA, p.TransB, 0) }
+		}
 	default:
 		f = func() { s.b.MatMul(c, a, bm, p.TransA, p.TransB, 0) }
 	}

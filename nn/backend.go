@@ -419,6 +419,18 @@ func (g ConvGeom) ImageShape() (rows, cols int) {
 // ColsShape is the matrix shape of g's patches.
 func (g ConvGeom) ColsShape() (rows, cols int) { return g.N * g.OH * g.OW, g.C * g.KH * g.KW }
 
+// WholeImage says whether g's one patch per image is the whole
+// channels-last image: a kernel the image's size, no padding, a 1×1 grid
+// (DCGAN's last convolution and its generator's first transposed one).
+// Row n of the patch matrix then holds image n's (y, x, c) in order: the
+// patch matrix is the image matrix itself, and the graph uses it as is
+// instead of calling Im2Col or Col2Im. (Col2Im would add each entry to 0,
+// turning −0 into +0; using the matrix as is keeps −0, which compares
+// equal.)
+func (g ConvGeom) WholeImage() bool {
+	return g.Layout == NHWC && g.OH == 1 && g.OW == 1 && g.KH == g.H && g.KW == g.W && g.PH == 0 && g.PW == 0
+}
+
 // String describes the geometry.
 func (g ConvGeom) String() string {
 	return fmt.Sprintf("%d×%d×%dx%d %v, kernel %dx%d, stride %dx%d, padding %dx%d, grid %dx%d",

@@ -88,11 +88,17 @@ func (o col2imOp) grad(g *Graph, _, dy *Node, _ []*Node, _ []bool) []*Node {
 // im2col adds the patches of the images x (shaped as geometry gm says).
 func (g *Graph) im2col(x *Node, gm nn.ConvGeom) *Node {
 	r, c := gm.ColsShape()
+	if gm.WholeImage() { // a reshape
+		return g.Reshape(x, Shape{r, c})
+	}
 	return g.add(&Node{kind: kindOp, op: im2colOp{gm}, in: []*Node{g.contig(x)}, shape: Shape{r, c}})
 }
 
 // col2im adds the images of shape whose patches are cols.
 func (g *Graph) col2im(cols *Node, gm nn.ConvGeom, shape Shape) *Node {
+	if gm.WholeImage() { // a reshape
+		return g.Reshape(cols, shape)
+	}
 	return g.add(&Node{kind: kindOp, op: col2imOp{gm}, in: []*Node{g.contig(cols)}, shape: shape.clone()})
 }
 

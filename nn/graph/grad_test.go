@@ -350,6 +350,17 @@ func fdCases() []fdCase {
 				y, _ := g.ConvTranspose2d(x[0], im, x[1], x[2], 2, 2, 1, 1, 1, 1, sigmoid)
 				return y
 			}},
+		// The whole-image geometries, where Im2Col and Col2Im are reshapes:
+		// a 1×1 input spread over a 3×3 output (DCGAN's first transposed
+		// convolution) and a kernel as large as its channels-last image
+		// (its critic's last convolution; also in double_backward/conv).
+		fdCase{name: "conv_transpose2d/whole_image", shapes: []graph.Shape{{2, 3, 1, 1}, {3, 2, 3, 3}, {3, 2, 3, 3}},
+			build: func(g *graph.Graph, x []*graph.Node, _ *graph.Index) *graph.Node {
+				im := graph.Image{N: 2, C: 3, H: 1, W: 1, Layout: nn.NCHW}
+				y, out := g.ConvTranspose2d(x[0], im, x[1], nil, 1, 1, 0, 0, 0, 0, tanh)
+				z, _ := g.Conv2d(y, out, x[2], nil, 1, 1, 0, 0, nn.Act{})
+				return z
+			}},
 		// BatchNorm in training mode (batch statistics), through the input,
 		// γ and β: its gradient is that of the composed ops.
 		fdCase{name: "batch_norm/train", shapes: []graph.Shape{{6, 3}, {3}, {3}},
