@@ -50,6 +50,10 @@ const (
 	// on the host (pixel j of the set is 1 when uniform j < its grey
 	// level). Index = 0.
 	PurposeBinarize = 10
+	// PurposeTextBlocks: the start positions of a text model's random
+	// blocks, drawn on the host (nn/text). Index = step for the training
+	// batches, 1<<40 | i for validation batch i of an evaluation.
+	PurposeTextBlocks = 11
 	// PurposeAugment: the reference classifier's training shifts. Index =
 	// step.
 	PurposeAugment = 0x100

@@ -17,7 +17,7 @@ func TestStreamPurposesAreDistinct(t *testing.T) {
 		"init": PurposeInit, "noise": PurposeNoise, "dropout": PurposeDropout, "shuffle": PurposeShuffle,
 		"fixed": PurposeFixed, "sample": PurposeSample, "random": PurposeRandom, "augment": PurposeAugment,
 		"eval subset": PurposeEvalSubset, "label": PurposeLabel, "likelihood": PurposeLikelihood,
-		"binarize": PurposeBinarize,
+		"binarize": PurposeBinarize, "text blocks": PurposeTextBlocks,
 	}
 	// Every purpose the table declares is in the map above.
 	src, err := os.ReadFile("streams.go")

@@ -83,6 +83,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file (- for stdout instead of the table)")
 	var lf likelihoodFlags // anomaly.go: a VAE's likelihood in nats
 	lf.register(fs)
+	textPath := fs.String("text", "", "text models: the UTF-8 file whose last 10% is the validation text (default: the checkpoint's corpus)")
+	evalIters := fs.Int("eval-iters", 200, "text models: validation batches (nanoGPT's eval_iters)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -117,6 +119,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer m.Free()
+		if done, err := evalTextModel(m, *textPath, *evalIters, set, stdout); done || err != nil { // text.go
+			return err
+		}
 		if done, err := evalLikelihood(m, *dataset, f.data, set["n"], stdout); done || err != nil { // autoregressive.go
 			return err
 		}

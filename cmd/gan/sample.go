@@ -34,6 +34,8 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	frames := fs.Int("frames", 8, "with --interpolate: steps per leg between two seeds")
 	complete := fs.String("complete", "", "autoregressive models (made, pixelcnn): complete this 28×28 PNG digit --n times, keeping its top --rows rows (binarised at grey 0.5)")
 	rows := fs.Int("rows", 14, "with --complete: the rows kept")
+	var tf textSampleFlags // text.go: --prompt, --chars, --temperature
+	tf.register(fs)
 	label := fs.Int("label", noLabel, "for a conditional model (--model cgan): the class of every image (default: image i has class i mod 10, and --grid shows one class per row; with --interpolate, leg k walks at class k mod 10)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -46,6 +48,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	}
 	if *n < 1 || *n > 1_000_000 {
 		return usagef("--n %d: must be between 1 and 1000000", *n)
+	}
+	if err := tf.check(); err != nil {
+		return err
 	}
 	// Arguments first, so that a bad one is reported before the device opens.
 	var seeds []uint64
@@ -71,6 +76,14 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Free()
+	if tm, ok := m.(model.TextModel); ok { // text.go
+		return sampleText(tm, tf, *seed, stdout)
+	}
+	for _, name := range []string{"prompt", "chars", "temperature"} {
+		if setFlags(fs)[name] {
+			return usagef("--%s: only for text models; --checkpoint %s is a %s", name, *ckpt, m.Config().Model)
+		}
+	}
 	g, shape, err := generatorOf(m, "--checkpoint "+*ckpt)
 	if err != nil {
 		return err

@@ -47,8 +47,9 @@ type trainFlags struct {
 	steps                     int
 	evalEvery, evalN, nnRef   int
 	watch                     bool
-	vae                       vaeFlags // vaeflags.go
-	ar                        arFlags  // autoregressive.go
+	vae                       vaeFlags  // vaeflags.go
+	ar                        arFlags   // autoregressive.go
+	text                      textFlags // text.go
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -57,6 +58,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	f.configFlags.register(fs)
 	f.vae.register(fs)
 	f.ar.register(fs)
+	f.text.register(fs)
 	fs.StringVar(&f.device, "device", "cpu", "where to train: cpu, cuda or auto (auto says on stderr why it falls back to the CPU)")
 	fs.StringVar(&f.out, "out", "run", "output directory: samples/, metrics.csv, warnings.jsonl, loss.png, checkpoint.safetensors")
 	fs.IntVar(&f.steps, "steps", 0, "stop after this many steps (0: run all epochs)")
@@ -99,6 +101,12 @@ flags:`)
 	}
 	cfg, err := f.config(set)
 	if err != nil {
+		return err
+	}
+	if isTextModel(cfg.Model) || resumesText(&f, set) { // text.go
+		return runTrainText(&f, cfg, set, stdout, stderr)
+	}
+	if err := checkNoTextFlags(cfg.Model, set); err != nil {
 		return err
 	}
 	if err := f.vae.apply(&cfg, set, f.resume != "" && !set["model"]); err != nil {

@@ -58,4 +58,9 @@ type Batch struct {
 	// Epoch (0-based) and Index (the batch within its epoch) say where
 	// the run is.
 	Epoch, Index int
+	// Tokens is a text model's batch instead of images (Data, Dev and Idx
+	// unused): Config.Batch sequences of Config.Context+1 token ids, the
+	// first Context the input and the last Context the next-character
+	// targets (see [TrainText]).
+	Tokens []int32
 }

@@ -66,6 +66,18 @@ type Config struct {
 	// Blocks is the number of PixelCNN residual blocks (0: the family's
 	// own).
 	Blocks int `json:"blocks,omitempty"`
+	// The shape of a Transformer text model (char-gpt, named as nanoGPT's
+	// GPTConfig): Layers blocks of Heads heads over an embedding of Embd,
+	// a context of Context characters, dropout probability Dropout (0 for
+	// other families).
+	Layers  int     `json:"n_layer,omitempty"`
+	Heads   int     `json:"n_head,omitempty"`
+	Embd    int     `json:"n_embd,omitempty"`
+	Context int     `json:"block_size,omitempty"`
+	Dropout float32 `json:"dropout,omitempty"`
+	// Vocab is a text model's vocabulary: its characters in token id
+	// order, so that a checkpoint samples without its corpus.
+	Vocab string `json:"vocab,omitempty"`
 }
 
 // Validate reports the first value that cannot be trained with, among the
