@@ -64,13 +64,21 @@ type randNormalJob struct {
 }
 
 func (j *randNormalJob) run(lo, hi int) {
-	for i := lo; i < hi; {
+	i := lo
+	for ; i < hi && i%4 != 0; i++ { // up to a block boundary
+		j.dst[i] = j.mean + float32(j.std*j.key.Normal(uint64(i)))
+	}
+	for ; i+4 <= hi; i += 4 { // whole blocks: one Box–Muller per pair
 		w := j.key.Block(uint64(i) / 4)
-		for q := i % 4; q < 4 && i < hi; q++ {
-			p := q / 2
-			z := nn.NormalFromWords(w[2*p], w[2*p+1], q%2 == 1)
-			j.dst[i] = j.mean + float32(j.std*z)
-			i++
-		}
+		z0, z1 := nn.NormalPairFromWords(w[0], w[1])
+		z2, z3 := nn.NormalPairFromWords(w[2], w[3])
+		d := j.dst[i : i+4]
+		d[0] = j.mean + float32(j.std*z0)
+		d[1] = j.mean + float32(j.std*z1)
+		d[2] = j.mean + float32(j.std*z2)
+		d[3] = j.mean + float32(j.std*z3)
+	}
+	for ; i < hi; i++ {
+		j.dst[i] = j.mean + float32(j.std*j.key.Normal(uint64(i)))
 	}
 }

@@ -87,14 +87,22 @@ func (key RandKey) Normal(i uint64) float32 {
 // NormalFromWords is the Box–Muller transform of two words: the cosine
 // branch, or the sine branch when sin is true.
 func NormalFromWords(w0, w1 uint32, sin bool) float32 {
+	c, s := NormalPairFromWords(w0, w1)
+	if sin {
+		return s
+	}
+	return c
+}
+
+// NormalPairFromWords is both branches of the Box–Muller transform of two
+// words, NormalFromWords(w0, w1, false) and (w0, w1, true), for the cost of
+// one: elements 2p and 2p+1 of a stream share their words.
+func NormalPairFromWords(w0, w1 uint32) (cos, sin float32) {
 	u1 := (float64(w0) + 1) * (1.0 / 4294967296.0)
 	u2 := float64(w1) * (1.0 / 4294967296.0)
 	r := math.Sqrt(-2 * detLog(u1)) // IEEE sqrt is correctly rounded everywhere
 	s, c := detSinCos2Pi(u2)
-	if sin {
-		return float32(r * s)
-	}
-	return float32(r * c)
+	return float32(r * c), float32(r * s)
 }
 
 // Uniform32n returns a number in [0, n) from word w by multiply-shift

@@ -431,10 +431,8 @@ func normals(z []float32, key nn.RandKey) {
 	i := 0
 	for ; i+4 <= len(z); i += 4 {
 		w := key.Block(uint64(i / 4))
-		z[i] = nn.NormalFromWords(w[0], w[1], false)
-		z[i+1] = nn.NormalFromWords(w[0], w[1], true)
-		z[i+2] = nn.NormalFromWords(w[2], w[3], false)
-		z[i+3] = nn.NormalFromWords(w[2], w[3], true)
+		z[i], z[i+1] = nn.NormalPairFromWords(w[0], w[1])
+		z[i+2], z[i+3] = nn.NormalPairFromWords(w[2], w[3])
 	}
 	for ; i < len(z); i++ {
 		z[i] = key.Normal(uint64(i))
