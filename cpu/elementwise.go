@@ -40,9 +40,7 @@ func applyAct(y, x []float32, act nn.Act) {
 	case nn.ActTanh:
 		tanhSlice(y, x)
 	case nn.ActSigmoid:
-		for i, v := range x {
-			y[i] = float32(sigmoid64(float64(v)))
-		}
+		sigmoidSlice(y, x)
 	default:
 		copy(y, x)
 	}

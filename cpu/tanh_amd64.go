@@ -72,21 +72,27 @@ func tanhSlice(y, x []float32) {
 		for done+4 <= len(y) {
 			n := min(len(y)-done, 4*len(need)) &^ 3
 			tanhAVX2(n, &y[done], &x[done], &need[0], tanhK)
-			for g, bits := range need[:n/4] {
-				for bits != 0 {
-					l := 0
-					for bits&(1<<l) == 0 {
-						l++
-					}
-					bits &^= 1 << l
-					i := done + 4*g + l
-					y[i] = tanh32(y[i]) // the kernel left x[i] there
-				}
-			}
+			finishNeedy(y[done:done+n], need[:n/4], tanh32)
 			done += n
 		}
 	}
 	for i := done; i < len(y); i++ {
 		y[i] = tanh32(x[i])
+	}
+}
+
+// finishNeedy applies f to the elements of y that a vector kernel left
+// undecided (bit i%4 of need[i/4]), which hold their argument.
+func finishNeedy(y []float32, need []uint8, f func(float32) float32) {
+	for g, bits := range need {
+		for bits != 0 {
+			l := 0
+			for bits&(1<<l) == 0 {
+				l++
+			}
+			bits &^= 1 << l
+			i := 4*g + l
+			y[i] = f(y[i])
+		}
 	}
 }
