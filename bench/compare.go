@@ -110,6 +110,10 @@ func Compare(w io.Writer, in CompareInput) error {
 			"D on the real batch and on G(z).detach() in separate passes, Adam on D, G through the updated D, Adam on G. "+
 			"PyTorch runs the same architecture (bench/pytorch) in eager mode. images/s = batch × steps/s.",
 		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchEagerC}, {"ours/eager", OursGPU, TorchEager}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
+	groupTable(ew, runs, order, GroupPixelCNNStep, "PixelCNN training step (steps/s, median)",
+		"The pixelcnn family's step at batch 64 (h 32, 5 blocks: 7×7 mask-A conv, residual blocks of 1×1, 3×3 mask-B, 1×1 convs, "+
+			"1×1 head; dynamic binarisation, Bernoulli NLL, Adam 1e-3); PyTorch runs the same network (bench/pytorch/bench_pixelcnn.py) in eager mode.",
+		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchEagerC}, {"ours/eager", OursGPU, TorchEager}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
 	groupTable(ew, runs, order, GroupConv, "DCGAN convolution products (GFLOP/s = 2·m·n·k / s)",
 		"Each convolution of the DCGAN at batch 64 as the graph computes it, channels-last: Conv2d fwd Im2Col(x)·Wᵀ, "+
 			"dx Col2Im(dy·W), dW dyᵀ·cols; ConvTranspose2d fwd Col2Im(x·W), dx Im2Col(dy)·Wᵀ, dW xᵀ·Im2Col(dy). "+

@@ -118,6 +118,16 @@ func writeGroups(w io.Writer, run Run) {
 			func(r Result) string {
 				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", r.Batch, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), FormatNumber(r.ImagesPerS), pct(r.Seconds.Spread()))
 			}},
+		{GroupTextStep, "char-gpt training step (TrainStep at the family's default shape: 4 layers, 4 heads, width 128; forward, backward, Adam)",
+			"op\tmedian\tsteps/s\tchars/s\tspread",
+			func(r Result) string {
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Label, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), FormatNumber(r.ImagesPerS), pct(r.Seconds.Spread()))
+			}},
+		{GroupPixelCNNStep, "PixelCNN training step (TrainStep of the default network, h 32, 5 blocks: binarisation, forward, backward, Adam)",
+			"op\tmedian\tsteps/s\timages/s\tspread",
+			func(r Result) string {
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Label, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), FormatNumber(r.ImagesPerS), pct(r.Seconds.Spread()))
+			}},
 		{GroupEpoch, "seconds per epoch of the seed configuration, derived: ⌈60000/batch⌉ steps × median step time",
 			"batch\tsteps\ts/epoch\tspread",
 			func(r Result) string {

@@ -23,7 +23,8 @@
 # without one), NOTE (markdown added to the page: what else ran on the
 # machine, say), QUICK=1 (a smoke test: tiny subsets), PYTHON (python3), and
 # the time limits of the stages in seconds: T_GAN (420), T_TORCH_GPU (360),
-# T_TORCH_CPU (240), T_GO (300).
+# T_TORCH_CPU (240), T_TORCH_TEXT (180, the char-gpt peer), T_GO (300);
+# TEXT_STEPS (300) is the char-gpt peer's training steps.
 # The CPU peer: TORCH_BLAS=mkl|openblas|reference picks the libblas.so.3 that
 # PyTorch loads for this run only (a directory on LD_LIBRARY_PATH with the
 # library as libblas.so.3; Debian's libmkl-rt with MKL_THREADING_LAYER=GNU
@@ -151,6 +152,16 @@ print(next((x.get("threads", 0) for x in r["runs"] if x["device"] == "cpu"), 0))
 	run "pytorch cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_CPU:-240}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_torch.py --device cpu \
 		--threads "$threads" "${quick[@]}" "${torchcpu[@]}" --commit "$commit" --json "$stem.torch-cpu.json" || echo "gpu-bench: PyTorch on cpu failed" | tee -a "$log"
 	copy_out "$stem.torch-cuda.json" "$stem.torch-cpu.json"
+	# The char-gpt peer (gan bench --what text times ours): steps/s and the
+	# validation loss after TEXT_STEPS (300) steps on the fortunes corpus.
+	run "pytorch char-gpt cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_TEXT:-180}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_chargpt.py \
+		--threads "$threads" --steps "${TEXT_STEPS:-300}" --json "$stem.torch-chargpt.json" || echo "gpu-bench: PyTorch char-gpt failed (is the fortunes package installed?)" | tee -a "$log"
+	copy_out "$stem.torch-chargpt.json"
+	# The PixelCNN peer (gan bench --what pixelcnn times ours): the batch-64
+	# training step of the same network on the CPU.
+	run "pytorch pixelcnn cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_PIXELCNN:-120}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_pixelcnn.py \
+		--threads "$threads" --commit "$commit" --json "$stem.torch-pixelcnn-cpu.json" || echo "gpu-bench: PyTorch PixelCNN failed" | tee -a "$log"
+	copy_out "$stem.torch-pixelcnn-cpu.json"
 fi
 
 if has_stage go; then
@@ -162,7 +173,7 @@ if has_stage report; then
 	join() { local IFS=,; echo "$*"; }
 	gans=() torches=() gobs=()
 	[ -f "$stem.gan.json" ] && gans+=("$stem.gan.json")
-	for f in "$stem.torch-cuda.json" "$stem.torch-cpu.json"; do [ -f "$f" ] && torches+=("$f"); done
+	for f in "$stem.torch-cuda.json" "$stem.torch-cpu.json" "$stem.torch-pixelcnn-cpu.json"; do [ -f "$f" ] && torches+=("$f"); done
 	[ -f "$stem.gobench.txt" ] && gobs+=("$stem.gobench.txt")
 	{
 		echo "Made with \`scripts/build-bench-dist.sh\` (with CUDA where nvcc is present) on the build machine, then"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"gan/nn/mnist"
 	"gan/nn/model"
 	"gan/nn/models/vae"
+	"gan/nn/report"
 )
 
 func init() {
@@ -32,8 +34,14 @@ type likelihoodFlags struct {
 }
 
 func (l *likelihoodFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&l.k, "iw-eval", likelihood.DefaultK, "VAE: importance samples per test image of the −log p(x) estimate (Burda et al.: 5000)")
-	fs.IntVar(&l.n, "iw-n", 10000, "VAE: test images of the likelihood evaluation (the first N of the test set)")
+	l.registerWith(fs, likelihood.DefaultK, 10000)
+}
+
+// registerWith defines the flags with defaults k and n (gan report's are
+// smaller than gan eval's).
+func (l *likelihoodFlags) registerWith(fs *flag.FlagSet, k, n int) {
+	fs.IntVar(&l.k, "iw-eval", k, "VAE: importance samples per test image of the −log p(x) estimate (Burda et al.: 5000)")
+	fs.IntVar(&l.n, "iw-n", n, "VAE: test images of the likelihood evaluation (the first N of the test set)")
 }
 
 func (l *likelihoodFlags) check() error {
@@ -117,6 +125,7 @@ type anomalyFlags struct {
 	configFlags
 	vae                          vaeFlags
 	protocol, classes, out, data string
+	report                       string
 	score, device, checkpoint    string
 	k, testN, steps              int
 }
@@ -132,7 +141,8 @@ func runAnomaly(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.k, "k", 1, "samples per test image of the score")
 	fs.IntVar(&f.testN, "test-n", 10000, "test images scored (the first N)")
 	fs.IntVar(&f.steps, "steps", 0, "stop each training after this many steps (0: all --epochs)")
-	fs.StringVar(&f.out, "out", "", "also write the AUROC table as CSV to this file")
+	fs.StringVar(&f.out, "out", "", "also write the AUROC table as CSV to this file, and every test image's score to FILE-scores.csv beside it (FILE: --out without .csv)")
+	fs.StringVar(&f.report, "report", "", "also write an HTML page to this file: the table and, per protocol and class, the histograms of the normal and the anomalous test images' scores")
 	fs.StringVar(&f.data, "data", "", "directory with the idx files (default: the dataset's built-in source)")
 	fs.StringVar(&f.device, "device", "cpu", "cpu, cuda or auto")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "score with this VAE checkpoint instead of training (one class and one protocol; the checkpoint must have been trained on that protocol's normal classes)")
@@ -188,6 +198,11 @@ flags:`)
 	}
 	if f.steps < 0 {
 		return usagef("--steps %d: must be 0 or more", f.steps)
+	}
+	if f.report != "" {
+		if fi, err := os.Stat(filepath.Dir(f.report)); err != nil || !fi.IsDir() {
+			return usagef("--report %s: the directory %s does not exist", f.report, filepath.Dir(f.report))
+		}
 	}
 	train, err := mnist.Load(cfg.Dataset, f.data, true)
 	if err != nil {
@@ -260,8 +275,79 @@ flags:`)
 		if err := writeAnomalyCSV(f.out, rows); err != nil {
 			return err
 		}
+		path := scoresPath(f.out)
+		if err := writeAnomalyScores(path, rows, labels); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s and %s\n", f.out, path)
+	}
+	if f.report != "" {
+		what := fmt.Sprintf("%s (%s) on %s: score %s (k = %d), %d test images", cfg.Model, vaeSummary(&cfg), cfg.Dataset, f.score, f.k, testN)
+		if err := nn.WriteFileAtomic(f.report, func(w io.Writer) error {
+			return report.WriteAnomaly(w, anomalyReport(what, f.score, rows))
+		}); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", f.report)
 	}
 	return nil
+}
+
+// scoresPath is the file of the test images' scores beside the AUROC
+// table out: out without its .csv, then "-scores.csv".
+func scoresPath(out string) string {
+	return strings.TrimSuffix(out, ".csv") + "-scores.csv"
+}
+
+// writeAnomalyScores writes every test image's score of every row, one
+// line per row and image: protocol, class, image index, its label,
+// whether it counts as an anomaly (1) or normal (0) in the row, score.
+func writeAnomalyScores(path string, rows []anomalyRow, labels []uint8) error {
+	return nn.WriteFileAtomic(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		bw.WriteString("protocol,class,image,label,anomalous,score\n")
+		for _, r := range rows {
+			for i, s := range r.scores {
+				a := 0
+				if r.positive[i] {
+					a = 1
+				}
+				fmt.Fprintf(bw, "%s,%d,%d,%d,%d,%.4f\n", r.protocol, r.class, i, labels[i], a, s)
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("scores %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// anomalyReport lays out the page of gan anomaly --report: the table of
+// rows and one histogram of scores per row. what describes the run.
+func anomalyReport(what, score string, rows []anomalyRow) *report.Anomaly {
+	xl := "−ELBO (nats)"
+	if score == "iw" {
+		xl = "importance-weighted −log p(x) (nats)"
+	}
+	a := &report.Anomaly{
+		Title:    "Anomaly detection report",
+		Subtitle: what,
+		Header:   []string{"protocol", "class", "AUROC", "train images", "steps", "seconds", "normal test", "anomalous test", "mean score normal", "mean score anomalous"},
+	}
+	for _, r := range rows {
+		a.Rows = append(a.Rows, []string{r.protocol, fmt.Sprint(r.class), fmt.Sprintf("%.2f%%", 100*r.auroc), fmt.Sprint(r.train), fmt.Sprint(r.steps),
+			fmt.Sprintf("%.1f", r.seconds), fmt.Sprint(r.normal), fmt.Sprint(r.anom), fmt.Sprintf("%.2f", r.meanN), fmt.Sprintf("%.2f", r.meanAn)})
+		h := report.ScoreHistogram{Title: fmt.Sprintf("%s, class %d: AUROC %.2f%%", r.protocol, r.class, 100*r.auroc), XLabel: xl}
+		for i, s := range r.scores {
+			if r.positive[i] {
+				h.Anomalous = append(h.Anomalous, s)
+			} else {
+				h.Normal = append(h.Normal, s)
+			}
+		}
+		a.Histograms = append(a.Histograms, h)
+	}
+	return a
 }
 
 // anomalyRow is one class of one protocol.
@@ -273,6 +359,10 @@ type anomalyRow struct {
 	seconds       float64
 	normal, anom  int
 	meanN, meanAn float64 // mean scores of the normal and anomalous test images
+	// scores are the test images' scores, positive whether each is an
+	// anomaly in this row's protocol.
+	scores   []float64
+	positive []bool
 }
 
 // parseClasses reads --classes against the labels of set.
@@ -357,7 +447,7 @@ func scoreAnomalies(m model.Model, proto string, class int, targets []float32, l
 		scores = r.ImageNLL
 	}
 	positive := make([]bool, len(labels))
-	row := anomalyRow{protocol: proto, class: class}
+	row := anomalyRow{protocol: proto, class: class, scores: scores, positive: positive}
 	for i, l := range labels {
 		positive[i] = (int(l) == class) == (proto == protoOneAnomalous)
 		if positive[i] {

@@ -44,9 +44,10 @@ func TestVAEFlagErrors(t *testing.T) {
 // table; even this little training separates the ones (simple, dark
 // images) from the rest far better than chance.
 func TestAnomalyTinyRun(t *testing.T) {
-	csv := filepath.Join(t.TempDir(), "auroc.csv")
+	dir := t.TempDir()
+	csv, page := filepath.Join(dir, "auroc.csv"), filepath.Join(dir, "anomaly.html")
 	code, out, errOut := gan("anomaly", "--classes", "1", "--steps", "30", "--batch", "64", "--test-n", "500",
-		"--binarize", "dynamic", "--out", csv)
+		"--binarize", "dynamic", "--out", csv, "--report", page)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "one-class     class 1: AUROC")
 	assert.Contains(t, out, "one-anomalous class 1: AUROC")
@@ -59,6 +60,54 @@ func TestAnomalyTinyRun(t *testing.T) {
 	auroc, err := strconv.ParseFloat(f[2], 64)
 	require.NoError(t, err)
 	assert.Greater(t, auroc, 0.8, "one-class AUROC of class 1 after 30 steps: %s", lines[1])
+
+	// The scores beside the table: per protocol, each of the 500 test
+	// images once, the ones (label 1) normal in one-class and anomalous in
+	// one-anomalous, the counts those of the table.
+	assert.Contains(t, out, filepath.Join(dir, "auroc-scores.csv"))
+	data, err = os.ReadFile(filepath.Join(dir, "auroc-scores.csv"))
+	require.NoError(t, err)
+	sl := strings.Split(strings.TrimSpace(string(data)), "\n")
+	require.Equal(t, "protocol,class,image,label,anomalous,score", sl[0])
+	require.Len(t, sl, 1+2*500)
+	normal, anomalous := map[string]int{}, map[string]int{}
+	for _, l := range sl[1:] {
+		f := strings.Split(l, ",")
+		require.Len(t, f, 6, l)
+		require.Equal(t, "1", f[1])
+		isOne, isAnom := f[3] == "1", f[4] == "1"
+		assert.Equal(t, isOne, isAnom == (f[0] == "one-anomalous"), l)
+		if isAnom {
+			anomalous[f[0]]++
+		} else {
+			normal[f[0]]++
+		}
+		_, err := strconv.ParseFloat(f[5], 64)
+		require.NoError(t, err, l)
+	}
+	for i, proto := range []string{"one-class", "one-anomalous"} {
+		f := strings.Split(lines[1+i], ",")
+		require.Equal(t, proto, f[0])
+		assert.Equal(t, 500, normal[proto]+anomalous[proto])
+		assert.Equal(t, f[6], strconv.Itoa(normal[proto]), proto)
+		assert.Equal(t, f[7], strconv.Itoa(anomalous[proto]), proto)
+	}
+	assert.Equal(t, normal["one-class"], anomalous["one-anomalous"])
+	assert.Greater(t, normal["one-class"], 20)
+
+	// The page: the table and one histogram per protocol, the AUROC in its title.
+	raw, err := os.ReadFile(page)
+	require.NoError(t, err)
+	html := string(raw)
+	requireWellFormed(t, html)
+	assert.Equal(t, 2, strings.Count(html, `class="chart score-hist"`))
+	assert.Contains(t, html, "one-class, class 1: AUROC "+strconv.FormatFloat(100*auroc, 'f', 2, 64)+"%")
+	assert.Contains(t, html, "one-anomalous, class 1: AUROC")
+	assert.Contains(t, html, "normal test images ("+strconv.Itoa(normal["one-class"])+")")
+	assert.Contains(t, html, "anomalous test images ("+strconv.Itoa(anomalous["one-class"])+")")
+
+	code, _, errOut = gan("anomaly", "--report", filepath.Join(dir, "nope", "a.html"))
+	requireOneLineError(t, code, errOut, 2, "--report")
 }
 
 // TestTrainThenEvalVAE: a few steps of the VAE on binarised data, then gan

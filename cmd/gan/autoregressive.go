@@ -20,6 +20,7 @@ import (
 	"gan/nn/imageio"
 	"gan/nn/mnist"
 	"gan/nn/model"
+	"gan/nn/models/chargru"
 	"gan/nn/models/made"
 	"gan/nn/models/made/autoreg"
 	"gan/nn/models/pixelcnn"
@@ -30,8 +31,8 @@ type arFlags struct{ orders, hidden, blocks int }
 
 func (a *arFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&a.orders, "orders", 1, "MADE: number of orderings trained (step s uses ordering s mod K) and averaged at test time")
-	fs.IntVar(&a.hidden, "hidden", 0, fmt.Sprintf("MADE: hidden units (default %d); PixelCNN: residual channels h (default %d)", made.DefaultHidden, pixelcnn.DefaultHidden))
-	fs.IntVar(&a.blocks, "blocks", 0, fmt.Sprintf("PixelCNN: residual blocks of 3×3 mask-B convolutions (default %d)", pixelcnn.DefaultBlocks))
+	fs.IntVar(&a.hidden, "hidden", 0, fmt.Sprintf("MADE: hidden units (default %d); PixelCNN: residual channels h (default %d); char-gru: recurrent units per layer (default %d)", made.DefaultHidden, pixelcnn.DefaultHidden, chargru.DefaultConfig().Hidden))
+	fs.IntVar(&a.blocks, "blocks", 0, fmt.Sprintf("PixelCNN: residual blocks of 3×3 mask-B convolutions, or with --arch gated the gated stacks' layers after the first (default %d)", pixelcnn.DefaultBlocks))
 }
 
 // apply writes the flags given (set) into cfg; they are an error with a

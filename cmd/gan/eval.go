@@ -85,6 +85,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	lf.register(fs)
 	textPath := fs.String("text", "", "text models: the UTF-8 file whose last 10% is the validation text (default: the checkpoint's corpus)")
 	evalIters := fs.Int("eval-iters", 200, "text models: validation batches (nanoGPT's eval_iters)")
+	textChars := fs.Int("chars", 20000, "text models: characters to generate (at temperature 1, from --seed) for distinct-n and the n-gram measure")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -119,7 +120,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer m.Free()
-		if done, err := evalTextModel(m, *textPath, *evalIters, set, stdout); done || err != nil { // text.go
+		to := textEvalOptions{chars: *textChars, seed: f.seed, jsonPath: *jsonOut}
+		if done, err := evalTextModel(m, *textPath, *evalIters, to, set, stdout); done || err != nil { // text.go
 			return err
 		}
 		if done, err := evalLikelihood(m, *dataset, f.data, set["n"], stdout); done || err != nil { // autoregressive.go

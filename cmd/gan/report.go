@@ -17,6 +17,7 @@ import (
 	"gan/nn"
 	"gan/nn/eval"
 	"gan/nn/model"
+	"gan/nn/models/vae"
 	"gan/nn/report"
 )
 
@@ -30,6 +31,8 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	f.register(fs, 10000)
 	out := fs.String("out", "", "HTML file to write (default RUN_DIR/report.html)")
 	noEval := fs.Bool("no-eval", false, "leave out the final evaluation (the slowest part)")
+	var lf likelihoodFlags // a VAE's likelihood (vaepictures.go)
+	lf.registerWith(fs, reportLikelihoodK, reportLikelihoodN)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gan report [flags] RUN_DIR")
 		fs.PrintDefaults()
@@ -58,13 +61,16 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	if err := lf.check(); err != nil {
+		return err
+	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("run directory %s: not a directory", dir)
 	}
 	if *out == "" {
 		*out = filepath.Join(dir, "report.html")
 	}
-	run, err := collectRun(dir, &f, !*noEval, stderr)
+	run, err := collectRun(dir, &f, &lf, !*noEval, stderr)
 	if err != nil {
 		return err
 	}
@@ -76,9 +82,11 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 }
 
 // collectRun reads a run directory and, when it holds a checkpoint,
-// generates the interpolation strip and (withEval) the evaluation; notices
+// generates the interpolation strip, a VAE's section (its pictures and,
+// withEval, its likelihood with lf's samples) and (withEval) the
+// evaluation; notices
 // (such as --device auto's) go to stderr.
-func collectRun(dir string, f *evalFlags, withEval bool, stderr io.Writer) (*report.Run, error) {
+func collectRun(dir string, f *evalFlags, lf *likelihoodFlags, withEval bool, stderr io.Writer) (*report.Run, error) {
 	r := &report.Run{Title: "GAN training report: " + filepath.Base(filepath.Clean(dir))}
 	t, err := readMetrics(filepath.Join(dir, "metrics.csv"))
 	switch {
@@ -122,6 +130,15 @@ func collectRun(dir string, f *evalFlags, withEval bool, stderr io.Writer) (*rep
 		c.Model, c.Dataset, c.Batch, c.LR, c.Beta1, c.Beta2, c.Seed, m.Step(), float64(m.Step())/float64(max(batches, 1)), c.Epochs)
 	if c.Loss != "" {
 		r.Subtitle += fmt.Sprintf("; loss %s, %d D steps per G step", c.Loss, max(c.NCritic, 1))
+	}
+	if v, ok := m.(*vae.VAE); ok { // the VAE's pictures and likelihood (vaepictures.go)
+		var note string
+		if r.VAE, note, err = vaeSection(v, f, lf, withEval, stderr); err != nil {
+			return nil, err
+		}
+		if note != "" {
+			r.Notes = append(r.Notes, note)
+		}
 	}
 	g, shape, err := generatorOf(m, ckpt)
 	if err != nil {

@@ -1,7 +1,7 @@
 package main
 
-// The text models (char-gpt): their flags, gan train on text, and the
-// text branches of gan sample and gan eval.
+// The text models (char-gpt, char-gru): their flags, gan train on text,
+// and the text branches of gan sample and gan eval.
 
 import (
 	"bufio"
@@ -19,39 +19,46 @@ import (
 	"gan/nn"
 	"gan/nn/model"
 	"gan/nn/models/chargpt"
+	"gan/nn/models/chargru"
+	"gan/nn/models/textgan"
 	"gan/nn/text"
 )
 
 // textFlags are gan train's flags of the text families.
 type textFlags struct {
-	text                       string
+	text, cell                 string
 	block, layers, heads, embd int
 	dropout                    float64
 	evalIters                  int
+	tau                        float64
 }
 
 func (t *textFlags) register(fs *flag.FlagSet) {
-	def := chargpt.DefaultConfig()
-	fs.StringVar(&t.text, "text", "", "char-gpt: train on this UTF-8 text file (default: the fortunes corpus of Debian's fortunes package, "+text.DefaultDir+"); the first 90% trains, the last 10% validates")
-	fs.IntVar(&t.block, "block", def.Context, "char-gpt: context length in characters (nanoGPT's block_size; shakespeare_char: 256)")
-	fs.IntVar(&t.layers, "n-layer", def.Layers, "char-gpt: Transformer blocks (shakespeare_char: 6)")
+	def, rnn := chargpt.DefaultConfig(), chargru.DefaultConfig()
+	fs.StringVar(&t.text, "text", "", "text models: train on this UTF-8 text file (default: the fortunes corpus of Debian's fortunes package, "+text.DefaultDir+"); the first 90% trains, the last 10% validates")
+	fs.IntVar(&t.block, "block", def.Context, fmt.Sprintf("char-gpt: context length in characters (nanoGPT's block_size; shakespeare_char: 256); char-gru: characters of backpropagation through time (default %d)", rnn.Context))
+	fs.IntVar(&t.layers, "n-layer", def.Layers, fmt.Sprintf("char-gpt: Transformer blocks (shakespeare_char: 6); char-gru: stacked recurrent layers (default %d)", rnn.Layers))
 	fs.IntVar(&t.heads, "n-head", def.Heads, "char-gpt: attention heads (shakespeare_char: 6)")
-	fs.IntVar(&t.embd, "n-embd", def.Embd, "char-gpt: embedding width, a multiple of --n-head (shakespeare_char: 384)")
-	fs.Float64Var(&t.dropout, "dropout", float64(def.Dropout), "char-gpt: dropout probability (shakespeare_char: 0.2)")
-	fs.IntVar(&t.evalIters, "eval-iters", 20, "char-gpt: validation batches per validation loss (nanoGPT's eval_iters)")
+	fs.IntVar(&t.embd, "n-embd", def.Embd, fmt.Sprintf("char-gpt: embedding width, a multiple of --n-head (shakespeare_char: 384); char-gru: character embedding width (default %d; its recurrent width is --hidden, default %d)", rnn.Embd, rnn.Hidden))
+	fs.Float64Var(&t.dropout, "dropout", float64(def.Dropout), "text models: dropout probability (shakespeare_char: 0.2; char-gru: on the embeddings, between recurrent layers and on the outputs)")
+	fs.StringVar(&t.cell, "cell", rnn.Cell, "char-gru: recurrent cell, gru or lstm (PyTorch's nn.GRU and nn.LSTM)")
+	fs.IntVar(&t.evalIters, "eval-iters", 20, "text models: validation batches per validation loss (nanoGPT's eval_iters)")
+	fs.Float64Var(&t.tau, "tau", float64(textgan.DefaultConfig().Tau), fmt.Sprintf("text-gan: Gumbel-softmax temperature τ of G's relaxed characters, in (0, %d]", textgan.MaxTau))
 }
 
 // isTextModel reports whether the family trains on text.
-func isTextModel(name string) bool { return name == chargpt.Name }
+func isTextModel(name string) bool {
+	return name == chargpt.Name || name == chargru.Name || name == textgan.Name
+}
 
 // textOnlyFlags are the flags that mean nothing to an image family.
-var textOnlyFlags = []string{"text", "block", "n-layer", "n-head", "n-embd", "dropout", "eval-iters"}
+var textOnlyFlags = []string{"text", "block", "n-layer", "n-head", "n-embd", "dropout", "eval-iters", "cell", "tau"}
 
 // checkNoTextFlags refuses text flags for an image family.
 func checkNoTextFlags(model string, set map[string]bool) error {
 	for _, name := range textOnlyFlags {
 		if set[name] {
-			return usagef("--%s: only for text models (--model %s), not %s", name, chargpt.Name, model)
+			return usagef("--%s: only for text models (--model %s, %s or %s), not %s", name, chargpt.Name, chargru.Name, textgan.Name, model)
 		}
 	}
 	return nil
@@ -74,9 +81,27 @@ func resumesText(f *trainFlags, set map[string]bool) bool {
 // apply puts the flags given into cfg and names the corpus.
 func (t *textFlags) apply(cfg *model.Config, set map[string]bool) error {
 	for _, name := range []string{"data", "images", "dataset", "channels", "size", "loss", "arch", "n-critic", "hidden", "blocks", "eval-every"} {
-		if set[name] {
+		if set[name] && !(name == "hidden" && (cfg.Model == chargru.Name || cfg.Model == textgan.Name)) {
 			return usagef("--%s: not for --model %s (a text model takes --text)", name, cfg.Model)
 		}
+	}
+	if set["cell"] {
+		if cfg.Model != chargru.Name {
+			return usagef("--cell: only for --model %s, not %s", chargru.Name, cfg.Model)
+		}
+		if t.cell != "gru" && t.cell != "lstm" {
+			return usagef("--cell %q: gru or lstm", t.cell)
+		}
+		cfg.Cell = t.cell
+	}
+	if set["tau"] {
+		if cfg.Model != textgan.Name {
+			return usagef("--tau: only for --model %s, not %s", textgan.Name, cfg.Model)
+		}
+		if !(t.tau > 0) || t.tau > textgan.MaxTau {
+			return usagef("--tau %g: the Gumbel-softmax temperature must be in (0, %d]", t.tau, textgan.MaxTau)
+		}
+		cfg.Tau = float32(t.tau)
 	}
 	if set["text"] {
 		if t.text == "" {
@@ -105,10 +130,22 @@ func (t *textFlags) apply(cfg *model.Config, set map[string]bool) error {
 	return nil
 }
 
+// applyText is textFlags.apply and --hidden (a flag of arFlags: char-gru's
+// recurrent width; apply refuses it for the other text models).
+func (f *trainFlags) applyText(cfg *model.Config, set map[string]bool) error {
+	if err := f.text.apply(cfg, set); err != nil {
+		return err
+	}
+	if set["hidden"] {
+		cfg.Hidden = f.ar.hidden
+	}
+	return nil
+}
+
 // runTrainText is gan train for a text model: cfg holds the flags (not
 // yet validated: the vocabulary comes from the corpus).
 func runTrainText(f *trainFlags, cfg model.Config, set map[string]bool, stdout, stderr io.Writer) error {
-	if err := f.text.apply(&cfg, set); err != nil {
+	if err := f.applyText(&cfg, set); err != nil {
 		return err
 	}
 	if f.resume != "" {
@@ -126,7 +163,7 @@ func runTrainText(f *trainFlags, cfg model.Config, set map[string]bool, stdout, 
 			if cfg, err = f.config(set); err != nil {
 				return err
 			}
-			if err := f.text.apply(&cfg, set); err != nil {
+			if err := f.applyText(&cfg, set); err != nil {
 				return err
 			}
 		}
@@ -196,7 +233,11 @@ func runTrainText(f *trainFlags, cfg model.Config, set map[string]bool, stdout, 
 		},
 		OnEpoch: func(p model.Progress) error {
 			bar.clear()
-			fmt.Fprintf(stdout, "%s, val_bpc: %.4f\n", epochLine(p, stats), p.Stats[1]/math.Ln2)
+			if len(stats) > 1 && stats[1].Name == "val_loss" {
+				fmt.Fprintf(stdout, "%s, val_bpc: %.4f\n", epochLine(p, stats), p.Stats[1]/math.Ln2)
+			} else { // a GAN: no validation loss
+				fmt.Fprintln(stdout, epochLine(p, stats))
+			}
 			return model.Save(m, ckpt)
 		},
 	})
@@ -280,8 +321,9 @@ func sampleText(m model.TextModel, t textSampleFlags, seed uint64, stdout io.Wri
 }
 
 // evalText prints a text model's validation loss on its corpus (or
-// --text) in nats and bits per character.
-func evalText(m model.TextModel, path string, iters int, stdout io.Writer) error {
+// --text) in nats and bits per character, and the measures of its samples
+// (texteval.go); o.jsonPath "-" writes JSON to stdout instead.
+func evalText(m model.TextModel, path string, iters int, o textEvalOptions, stdout io.Writer) error {
 	cfg := m.Config()
 	if path == "" {
 		path = cfg.Dataset
@@ -297,21 +339,43 @@ func evalText(m model.TextModel, path string, iters int, stdout io.Writer) error
 		return fmt.Errorf("--text %s: the validation text has %d characters, a block of the model needs %d", corpus.Name, len(corpus.Val), cfg.Context+1)
 	}
 	v, err := model.ValLoss(m, corpus, iters)
-	if err != nil {
+	noLik := errors.Is(err, model.ErrNoLikelihood) // a GAN: its samples only
+	if err != nil && !noLik {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s at step %d on %s: validation loss %.4f nats/char, %.4f bits/char (%d batches of %d × %d characters)\n",
-		cfg.Model, m.Step(), corpus.Name, v, v/math.Ln2, iters, cfg.Batch, cfg.Context)
+	r := textEvalResult{Model: cfg.Model, Step: m.Step(), Corpus: corpus.Name, ValLoss: v, ValBPC: v / math.Ln2, EvalBatches: iters,
+		Seed: o.seed, Temperature: textEvalTemperature}
+	if noLik {
+		r.EvalBatches, r.NoValLoss = 0, err.Error()
+	}
+	if r.Prompt, r.Samples, r.Real, err = measureTextSamples(m, corpus, o); err != nil {
+		return err
+	}
+	if o.jsonPath == "-" {
+		return writeTextEvalJSON(stdout, r)
+	}
+	if noLik {
+		fmt.Fprintf(stdout, "%s at step %d on %s: validation loss: none (%s)\n", cfg.Model, m.Step(), corpus.Name, r.NoValLoss)
+	} else {
+		fmt.Fprintf(stdout, "%s at step %d on %s: validation loss %.4f nats/char, %.4f bits/char (%d batches of %d × %d characters)\n",
+			cfg.Model, m.Step(), corpus.Name, v, v/math.Ln2, iters, cfg.Batch, cfg.Context)
+	}
+	writeTextMeasures(stdout, r)
+	if o.jsonPath != "" {
+		if err := nn.WriteFileAtomic(o.jsonPath, func(w io.Writer) error { return writeTextEvalJSON(w, r) }); err != nil {
+			return fmt.Errorf("--json: %w", err)
+		}
+	}
 	return nil
 }
 
 // evalTextModel is gan eval's branch for text models: done reports
 // whether m was one (and its validation loss printed). For an image model
 // the text flags are usage errors.
-func evalTextModel(m model.Model, path string, iters int, set map[string]bool, stdout io.Writer) (done bool, err error) {
+func evalTextModel(m model.Model, path string, iters int, o textEvalOptions, set map[string]bool, stdout io.Writer) (done bool, err error) {
 	tm, ok := m.(model.TextModel)
 	if !ok {
-		for _, name := range []string{"text", "eval-iters"} {
+		for _, name := range []string{"text", "eval-iters", "chars"} {
 			if set[name] {
 				return true, usagef("--%s: only for text models, not %s", name, m.Config().Model)
 			}
@@ -321,5 +385,8 @@ func evalTextModel(m model.Model, path string, iters int, set map[string]bool, s
 	if iters < 1 || iters > 100000 {
 		return true, usagef("--eval-iters %d: must be between 1 and 100000", iters)
 	}
-	return true, evalText(tm, path, iters, stdout)
+	if o.chars < 100 || o.chars > 10_000_000 {
+		return true, usagef("--chars %d: must be between 100 and 10000000", o.chars)
+	}
+	return true, evalText(tm, path, iters, o, stdout)
 }

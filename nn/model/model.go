@@ -61,7 +61,8 @@ type Config struct {
 	// at test time (0: one).
 	Orders int `json:"orders,omitempty"`
 	// Hidden is an autoregressive model's width: MADE's hidden units,
-	// PixelCNN's residual channels (0: the family's own).
+	// PixelCNN's residual channels, char-gru's recurrent units (0: the
+	// family's own).
 	Hidden int `json:"hidden,omitempty"`
 	// Blocks is the number of PixelCNN residual blocks (0: the family's
 	// own).
@@ -78,6 +79,12 @@ type Config struct {
 	// Vocab is a text model's vocabulary: its characters in token id
 	// order, so that a checkpoint samples without its corpus.
 	Vocab string `json:"vocab,omitempty"`
+	// Cell is a recurrent text model's cell: "gru" or "lstm" (char-gru;
+	// empty for other families).
+	Cell string `json:"cell,omitempty"`
+	// Tau is the Gumbel-softmax temperature of the text GAN (text-gan; 0
+	// for other families).
+	Tau float32 `json:"tau,omitempty"`
 }
 
 // Validate reports the first value that cannot be trained with, among the

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"gan/nn"
@@ -28,6 +29,12 @@ type TextModel interface {
 	// emit with each as it is drawn. An error of emit stops it.
 	Sample(prompt []int32, n int, temperature float32, key nn.RandKey, emit func(id int32) error) error
 }
+
+// ErrNoLikelihood is what the Loss of a text model without a likelihood
+// (the text GAN: its generator assigns no probability to a given text)
+// returns: such a model has no validation loss, and [TrainText] skips
+// the measurement.
+var ErrNoLikelihood = errors.New("no likelihood: a GAN's generator assigns no probability to given text, so it has no validation loss")
 
 // TextEpochSteps is the number of steps of a text model's "epoch": the
 // interval between validation measurements and checkpoints (nanoGPT's
@@ -87,11 +94,9 @@ func TrainText(ctx context.Context, m TextModel, c *text.Corpus, maxSteps, evalI
 			return nil
 		}
 		if !measured {
-			v, err := ValLoss(m, c, evalIters)
-			if err != nil {
+			if err := measureValLoss(m, c, evalIters); err != nil {
 				return err
 			}
-			m.SetValLoss(v)
 			measured = true
 		}
 		if err := text.Blocks(tokens, c.Train, cfg.Batch, cfg.Context, text.BlocksKey(cfg.Seed, step, false)); err != nil {
@@ -104,11 +109,9 @@ func TrainText(ctx context.Context, m TextModel, c *text.Corpus, maxSteps, evalI
 		}
 		last := batch == TextEpochSteps-1
 		if last {
-			v, err := ValLoss(m, c, evalIters)
-			if err != nil {
+			if err := measureValLoss(m, c, evalIters); err != nil {
 				return err
 			}
-			m.SetValLoss(v)
 		}
 		p := Progress{Step: m.Step(), Epoch: epoch, Epochs: cfg.Epochs, Batch: batch, Batches: TextEpochSteps, Stats: stats}
 		if h.OnStep != nil {
@@ -122,5 +125,19 @@ func TrainText(ctx context.Context, m TextModel, c *text.Corpus, maxSteps, evalI
 			}
 		}
 	}
+	return nil
+}
+
+// measureValLoss records the validation loss of m, unless m has no
+// likelihood ([ErrNoLikelihood]).
+func measureValLoss(m TextModel, c *text.Corpus, iters int) error {
+	v, err := ValLoss(m, c, iters)
+	if errors.Is(err, ErrNoLikelihood) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m.SetValLoss(v)
 	return nil
 }

@@ -48,6 +48,9 @@ type Run struct {
 	// are its warnings.
 	Watched  bool
 	Warnings []eval.Warning
+	// VAE is a variational autoencoder's section (vae.go); nil for other
+	// models.
+	VAE *VAE
 }
 
 // dataURI encodes a PNG as a data: URI for an <img> element.
@@ -204,7 +207,7 @@ var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0; background: #fafafa; }
+{{block "style" .}}body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0; background: #fafafa; }
 main { max-width: 1280px; margin: 0 auto; padding: 16px 24px 48px; }
 h1 { font-size: 22px; margin: 8px 0 2px; }
 h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
@@ -223,6 +226,13 @@ svg .empty { font-size: 13px; fill: #999; }
 svg .hline { stroke: #d62728; stroke-dasharray: 5 4; stroke-width: 1; }
 svg .bar-s { fill: #1f77b4; }
 svg .bar-r { fill: #b8b8b8; }
+svg .bar-n { fill: #1f77b4; fill-opacity: 0.55; }
+svg .bar-a { fill: #d62728; fill-opacity: 0.45; }
+.pictures { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+figure.picture { margin: 0; max-width: 100%; }
+figure.picture figcaption { color: #555; font-size: 12px; max-width: 600px; }
+.pix-img { image-rendering: pixelated; max-width: 100%; height: auto; background: #000; border-radius: 4px; display: block; }
+.plot-img { max-width: 100%; height: auto; background: #fff; border: 1px solid #e2e2e2; border-radius: 4px; display: block; }
 .samples { display: flex; gap: 24px; align-items: flex-start; flex-wrap: wrap; }
 .grid-img { image-rendering: pixelated; width: 484px; height: 484px; background: #000; border-radius: 4px; }
 .frame-img { display: none; }
@@ -237,7 +247,7 @@ table.eval td.remark { color: #666; font-size: 12px; }
 ul.flags li { color: #a40000; }
 ul.warnings li { color: #8a4b00; }
 .ok { color: #2c7a2c; }
-</style>
+{{end}}</style>
 </head>
 <body>
 <main>
@@ -278,6 +288,7 @@ ul.warnings li { color: #8a4b00; }
 {{if .InterpURI}}<p class="sub">{{.InterpolationCaption}}</p>
 <img class="interp" src="{{.InterpURI}}" width="{{.InterpWidth}}" alt="latent interpolation strip">{{else}}<p class="sub">No checkpoint: no interpolation strip.</p>{{end}}
 
+{{template "vae" .}}
 <h2>Evaluation</h2>
 {{with .Eval}}<p class="sub">{{.Source}}. Classifier {{.Classifier.Arch}} ({{.Dataset}}), features: {{.Classifier.Features}}.</p>
 <table class="eval">

@@ -9,8 +9,24 @@ import (
 )
 
 // BenchmarkTrainStep is one training step of the default network (h 32,
-// 5 blocks) at batch 64 on the CPU backend.
+// 5 blocks) at batch 64 on the CPU backend: "cropped" as the model runs
+// (masked convolutions on their top K/2+1 kernel rows), "fullKernels"
+// with every kernel row, for the difference; "gated" the gated stacks
+// (h 32, 5 layers after the first).
 func BenchmarkTrainStep(b *testing.B) {
+	for _, c := range []struct {
+		name, arch string
+		full       bool
+	}{{"cropped", "", false}, {"fullKernels", "", true}, {"gated", ArchGated, false}} {
+		b.Run(c.name, func(b *testing.B) {
+			fullKernels = c.full
+			defer func() { fullKernels = false }()
+			benchTrainStep(b, c.arch)
+		})
+	}
+}
+
+func benchTrainStep(b *testing.B, arch string) {
 	be := cpu.New()
 	defer be.Close()
 	data := &model.Dataset{Name: "random", N: 64, C: 1, H: Side, W: Side, Pixels: make([]float32, 64*D)}
@@ -22,7 +38,9 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer be.Free(dev)
-	m, err := New(be, DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.Arch = arch
+	m, err := New(be, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,8 +62,8 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 // BenchmarkSample64 draws 64 digits with the default network on the CPU
-// backend (784 window evaluations of a batch of 64); images/s is 64 over
-// the time per op.
+// backend (the host sampler: 784 one-pixel steps of the whole network for
+// a batch of 64); images/s is 64 over the time per op.
 func BenchmarkSample64(b *testing.B) {
 	be := cpu.New()
 	defer be.Close()

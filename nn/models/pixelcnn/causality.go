@@ -9,14 +9,27 @@ import (
 )
 
 // CheckCausality is the causality test of the masks, exported so that
-// every backend's tests run it: a tiny PixelCNN (h 4, 2 blocks) on b,
+// every backend's tests run it: a tiny PixelCNN (h 4, 2 blocks) on b, of
+// each architecture (residual, gated),
 // whose logits, on a 9×11 image, must stay bit for bit unchanged at a
 // pixel and every pixel before it when that pixel is flipped, and change
 // at a later one; on a 28×28 image the same for a spread of positions. It
 // returns the number of flips checked.
 func CheckCausality(b nn.Backend) (int, error) {
+	flips := 0
+	for _, arch := range []string{"", ArchGated} {
+		n, err := checkCausality(b, arch)
+		flips += n
+		if err != nil {
+			return flips, fmt.Errorf("arch %q: %w", arch, err)
+		}
+	}
+	return flips, nil
+}
+
+func checkCausality(b nn.Backend, arch string) (int, error) {
 	cfg := DefaultConfig()
-	cfg.Hidden, cfg.Blocks, cfg.Batch = 4, 2, 8
+	cfg.Hidden, cfg.Blocks, cfg.Batch, cfg.Arch = 4, 2, 8, arch
 	m, err := New(b, cfg)
 	if err != nil {
 		return 0, err

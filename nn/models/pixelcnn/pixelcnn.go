@@ -15,13 +15,19 @@
 // once per step in the graph (W ∘ M) before the convolution: masked
 // weights get exactly zero gradient and the inner loops have no branch.
 //
-// Sampling draws the 784 pixels in raster order. The logit of pixel (r, c)
-// depends only on the input rows r−R … r and columns c−R … c+R, R = 3 +
-// blocks (the 7×7 mask reaches 3 rows up and 3 columns aside, each 3×3
-// one more), so each draw runs the network on that window only (cropped
-// at the image's edges, where the zero padding is the network's own),
-// rather than on the whole image: (R+1)·(2R+1) of 784 pixels, 9×17 for the
-// default 5 blocks.
+// --arch gated (Config.Arch "gated") is the Gated PixelCNN (van den Oord
+// et al. 2016, "Conditional Image Generation with PixelCNN Decoders"),
+// with its two stacks and no blind spot: a vertical stack that sees only
+// the rows above (layer 0: a 3×7 convolution of the three rows above;
+// then 2×3 convolutions of the vertical stack's row above and own row), a
+// horizontal stack that sees the pixels left in the row (1×7 mask A, then
+// 1×3 mask B, residual after layer 0) plus the vertical stack through a
+// 1×1 link at each layer, and the gated activation tanh(f) ⊙ σ(g) on
+// every convolution's 2h channels [f g]; the head reads the horizontal
+// stack (h channels). --blocks counts the layers after layer 0.
+//
+// Sampling draws the 784 pixels in raster order, computing each layer at
+// one pixel per step on the host (see fastsample.go).
 package pixelcnn
 
 import (
@@ -51,6 +57,9 @@ const (
 	HeadChannels  = 32
 )
 
+// ArchGated is the --arch of the gated variant.
+const ArchGated = "gated"
+
 // DefaultConfig is h = 32, 5 blocks, Adam 1e-3, batch 64.
 func DefaultConfig() model.Config {
 	return model.Config{Model: Name, Epochs: 20, Batch: 64, LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8,
@@ -60,7 +69,7 @@ func DefaultConfig() model.Config {
 func init() {
 	model.Register(model.Family{
 		Name:     Name,
-		Summary:  "PixelCNN (van den Oord et al. 2016): 7x7 mask-A conv, residual blocks of 3x3 mask-B convs, Bernoulli logits on dynamically binarised MNIST, exact NLL (--hidden, --blocks)",
+		Summary:  "PixelCNN (van den Oord et al. 2016): 7x7 mask-A conv, residual blocks of 3x3 mask-B convs, Bernoulli logits on dynamically binarised MNIST, exact NLL (--hidden, --blocks; --arch gated: the Gated PixelCNN's vertical and horizontal stacks)",
 		Defaults: DefaultConfig,
 		Validate: validate,
 		New:      func(b nn.Backend, cfg model.Config) (model.Model, error) { return New(b, cfg) },
@@ -83,25 +92,44 @@ func validate(c model.Config) error {
 	if c.Loss != "" {
 		return fmt.Errorf("loss %q: PixelCNN trains by maximum likelihood", c.Loss)
 	}
-	if c.Arch != "" {
-		return fmt.Errorf("arch %q: only the residual PixelCNN is built (the gated variant is not)", c.Arch)
+	if c.Arch != "" && c.Arch != ArchGated {
+		return fmt.Errorf("arch %q: PixelCNN's architectures are the default (residual ReLU blocks) and %q", c.Arch, ArchGated)
 	}
 	return nil
 }
 
 // conv is one convolution's parameters: weight [out in k k], bias [out],
 // and the mask buffer of a masked one.
+// K is the kernel's width, KH its height (K for the square kernels).
 type conv struct {
-	In, Out, K int
-	W, B, M    *nn.Param
+	In, Out, K, KH int
+	W, B, M        *nn.Param
 }
 
 func newConv(ps *nn.ParamSet, name string, in, out, k int, masked bool) *conv {
-	c := &conv{In: in, Out: out, K: k, W: ps.Add(name+".weight", out, in, k, k), B: ps.Add(name+".bias", out)}
+	return newConvHW(ps, name, in, out, k, k, masked)
+}
+
+func newConvHW(ps *nn.ParamSet, name string, in, out, kh, kw int, masked bool) *conv {
+	c := &conv{In: in, Out: out, K: kw, KH: kh, W: ps.Add(name+".weight", out, in, kh, kw), B: ps.Add(name+".bias", out)}
 	if masked {
-		c.M = ps.AddBuffer(name+".mask", out, in, k, k)
+		c.M = ps.AddBuffer(name+".mask", out, in, kh, kw)
 	}
 	return c
+}
+
+// RowMask returns the [out in 1 k] mask of a 1×k kernel: ones left of the
+// centre, and at the centre for mask B (includeCentre).
+func RowMask(out, in, k int, includeCentre bool) []float32 {
+	m := make([]float32, out*in*k)
+	for o := range out * in {
+		for j := range k {
+			if j < k/2 || (j == k/2 && includeCentre) {
+				m[o*k+j] = 1
+			}
+		}
+	}
+	return m
 }
 
 // Mask returns the [out in k k] mask of a k×k kernel: ones at the rows
@@ -124,9 +152,12 @@ func Mask(out, in, k int, includeCentre bool) []float32 {
 
 // init is PyTorch's Conv2d default (uniform ±1/√(in·k·k)), and the mask.
 func (c *conv) init(b nn.Backend, seed uint64, maskA bool) error {
-	bound := float32(1 / math.Sqrt(float64(c.In*c.K*c.K)))
+	bound := float32(1 / math.Sqrt(float64(c.In*c.KH*c.K)))
 	b.RandUniform(c.W.Value, -bound, bound, c.W.InitKey(seed))
 	b.RandUniform(c.B.Value, -bound, bound, c.B.InitKey(seed))
+	if c.M != nil && c.KH == 1 {
+		return b.Upload(c.M.Value, RowMask(c.Out, c.In, c.K, !maskA))
+	}
 	if c.M != nil {
 		return b.Upload(c.M.Value, Mask(c.Out, c.In, c.K, !maskA))
 	}
@@ -135,22 +166,31 @@ func (c *conv) init(b nn.Backend, seed uint64, maskA bool) error {
 
 type block struct{ in, conv, out *conv }
 
+// stackLayer is one layer of the gated stacks: the vertical convolution
+// (3×7 over the three rows above for layer 0, 2×3 over the row above and
+// its own row of the vertical stack after), the masked horizontal one
+// (1×7 mask A, then 1×3 mask B), the 1×1 link from the vertical stack's
+// pre-activation to the horizontal one, and (after layer 0) the
+// horizontal stack's residual 1×1.
+type stackLayer struct{ vconv, hconv, link, out *conv }
+
 // PixelCNN is the model on one backend.
 type PixelCNN struct {
 	model.Base
 	H, Blocks int
+	gated     bool
 	P         *nn.ParamSet
 	Opt       *nn.Adam
 	input     *conv
 	blocks    []block
+	stack     []stackLayer
 	head0     *conv
 	head1     *conv
 
-	steps   map[int]*stepProgram
-	evals   map[[3]int]*evalProgram
-	xDev    nn.Mat
-	stats   []float64
-	samples sampleBufs
+	steps map[int]*stepProgram
+	evals map[[3]int]*evalProgram
+	xDev  nn.Mat
+	stats []float64
 }
 
 type stepProgram struct {
@@ -179,16 +219,29 @@ func New(b nn.Backend, cfg model.Config) (*PixelCNN, error) {
 		nb = DefaultBlocks
 	}
 	m := &PixelCNN{Base: model.Base{Cfg: cfg, B: b}, H: h, Blocks: nb, steps: map[int]*stepProgram{},
-		evals: map[[3]int]*evalProgram{}, stats: make([]float64, 1)}
+		evals: map[[3]int]*evalProgram{}, stats: make([]float64, 1), gated: cfg.Arch == ArchGated}
 	ps := nn.NewParamSetFrom(&nn.InitStreams{})
 	m.P = ps
-	m.input = newConv(ps, "input", 1, 2*h, 7, true)
-	for i := range nb {
-		p := fmt.Sprintf("blocks.%d.", i)
-		m.blocks = append(m.blocks, block{newConv(ps, p+"in", 2*h, h, 1, false), newConv(ps, p+"conv", h, h, 3, true),
-			newConv(ps, p+"out", h, 2*h, 1, false)})
+	headIn := 2 * h
+	if m.gated {
+		headIn = h
+		m.stack = append(m.stack, stackLayer{vconv: newConvHW(ps, "stack.0.vconv", 1, 2*h, 3, 7, false),
+			hconv: newConvHW(ps, "stack.0.hconv", 1, 2*h, 1, 7, true), link: newConv(ps, "stack.0.link", 2*h, 2*h, 1, false)})
+		for i := 1; i <= nb; i++ {
+			p := fmt.Sprintf("stack.%d.", i)
+			m.stack = append(m.stack, stackLayer{vconv: newConvHW(ps, p+"vconv", h, 2*h, 2, 3, false),
+				hconv: newConvHW(ps, p+"hconv", h, 2*h, 1, 3, true), link: newConv(ps, p+"link", 2*h, 2*h, 1, false),
+				out: newConv(ps, p+"out", h, h, 1, false)})
+		}
+	} else {
+		m.input = newConv(ps, "input", 1, 2*h, 7, true)
+		for i := range nb {
+			p := fmt.Sprintf("blocks.%d.", i)
+			m.blocks = append(m.blocks, block{newConv(ps, p+"in", 2*h, h, 1, false), newConv(ps, p+"conv", h, h, 3, true),
+				newConv(ps, p+"out", h, 2*h, 1, false)})
+		}
 	}
-	m.head0 = newConv(ps, "head.0", 2*h, HeadChannels, 1, false)
+	m.head0 = newConv(ps, "head.0", headIn, HeadChannels, 1, false)
 	m.head1 = newConv(ps, "head.1", HeadChannels, 1, 1, false)
 	if err := ps.Alloc(b); err != nil {
 		return nil, fmt.Errorf("PixelCNN: %w", err)
@@ -198,7 +251,16 @@ func New(b nn.Backend, cfg model.Config) (*PixelCNN, error) {
 		m.Free()
 		return nil, err
 	}
-	err = m.input.init(b, cfg.Seed, true)
+	if m.input != nil {
+		err = m.input.init(b, cfg.Seed, true)
+	}
+	for i, l := range m.stack {
+		for _, c := range []*conv{l.vconv, l.hconv, l.link, l.out} {
+			if c != nil && err == nil {
+				err = c.init(b, cfg.Seed, i == 0)
+			}
+		}
+	}
 	for _, bl := range m.blocks {
 		for _, c := range []*conv{bl.in, bl.conv, bl.out} {
 			if err == nil {
@@ -259,10 +321,82 @@ func (m *PixelCNN) Reach() int { return 3 + m.Blocks }
 
 var relu = nn.Act{Kind: nn.ActLeakyReLU}
 
-// masked is a masked convolution of the channels-last images x.
+// fullKernels (for benchmarks only) makes masked convolutions use every
+// kernel row.
+var fullKernels = false
+
+// masked is the masked convolution of the images x (described by im:
+// channels-last, or one channel, where the top padding is one block of
+// zeros per image).
+// The rows of a raster mask below its centre are all zero, so only the
+// kernel's top K/2+1 rows are used, on the images padded with K/2 zero
+// rows on top and none below: the same sums without the products by the
+// zero rows (2×3 taps of 3×3, 4×7 of 7×7). The weight and mask stay
+// [out in K K] (the checkpoint's and PyTorch's shape); the unused rows get
+// a zero gradient, as masked taps do.
 func (c *conv) masked(g *graph.Graph, x *graph.Node, im graph.Image, act nn.Act) (*graph.Node, graph.Image) {
+	ctr := c.K / 2
 	w := g.Mul(g.Param(c.W), g.Param(c.M))
-	return g.Conv2d(x, im, w, g.Param(c.B), 1, 1, c.K/2, c.K/2, act)
+	if fullKernels {
+		return g.Conv2d(x, im, w, g.Param(c.B), 1, 1, ctr, ctr, act)
+	}
+	w = g.Cols(g.Reshape(w, graph.Shape{c.Out * c.In, c.K * c.K}), 0, (ctr+1)*c.K)
+	w = g.Reshape(w, graph.Shape{c.Out, c.In, ctr + 1, c.K})
+	plane := im.H * im.W * im.C
+	xs := g.Reshape(x, graph.Shape{im.N, plane})
+	xs = g.ConcatCols(g.Const(graph.Shape{im.N, ctr * im.W * im.C}, 0), xs)
+	padded := im
+	padded.H += ctr
+	xs = g.Reshape(xs, padded.Shape())
+	return g.Conv2d(xs, padded, w, g.Param(c.B), 1, 1, 0, ctr, act)
+}
+
+// gate is tanh(f) ⊙ σ(g) of the channels-last [f g] (2h columns).
+func (m *PixelCNN) gate(g *graph.Graph, fg *graph.Node) *graph.Node {
+	return g.Mul(g.Act(g.Cols(fg, 0, m.H), nn.Act{Kind: nn.ActTanh}), g.Act(g.Cols(fg, m.H, m.H), nn.Act{Kind: nn.ActSigmoid}))
+}
+
+// padRows returns the images x (channels-last, or one channel) with top
+// zero rows added above and their last drop rows removed, and their
+// description.
+func padRows(g *graph.Graph, x *graph.Node, im graph.Image, top, drop int) (*graph.Node, graph.Image) {
+	row := im.W * im.C
+	xs := g.Reshape(x, graph.Shape{im.N, im.H * row})
+	if drop > 0 {
+		xs = g.Cols(xs, 0, (im.H-drop)*row)
+	}
+	xs = g.ConcatCols(g.Const(graph.Shape{im.N, top * row}, 0), xs)
+	out := im
+	out.H += top - drop
+	return g.Reshape(xs, out.Shape()), out
+}
+
+// forwardStacks is the gated network's forward on the images x: the
+// vertical stack v sees only the rows above (layer 0's 3×7 convolution
+// reads rows r−3 … r−1; each later 2×3 one reads v at rows r−1 and r),
+// the horizontal stack the pixels left of (r, c) in its row (1×7 mask A,
+// then 1×3 mask B) plus, through the 1×1 links, the vertical stack at
+// (r, c): together every pixel before (r, c), with no blind spot.
+func (m *PixelCNN) forwardStacks(g *graph.Graph, x *graph.Node, im graph.Image) *graph.Node {
+	n, hgt, wid := im.N, im.H, im.W
+	xv, xvi := padRows(g, x, im, 3, 1)
+	l0 := m.stack[0]
+	vf, _ := g.Conv2d(xv, xvi, g.Param(l0.vconv.W), g.Param(l0.vconv.B), 1, 1, 0, 3, nn.Act{})
+	hf, _ := g.Conv2d(x, im, g.Mul(g.Param(l0.hconv.W), g.Param(l0.hconv.M)), g.Param(l0.hconv.B), 1, 1, 0, 3, nn.Act{})
+	hs := m.gate(g, g.Add(hf, l0.link.pointwise(g, vf, nn.Act{})))
+	v := m.gate(g, vf)
+	sim := graph.Image{N: n, C: m.H, H: hgt, W: wid, Layout: nn.NHWC}
+	for i, l := range m.stack[1:] {
+		if i > 0 {
+			v = m.gate(g, vf)
+		}
+		vp, vpi := padRows(g, v, sim, 1, 0)
+		vf, _ = g.Conv2d(vp, vpi, g.Param(l.vconv.W), g.Param(l.vconv.B), 1, 1, 0, 1, nn.Act{})
+		hf, _ := g.Conv2d(hs, sim, g.Mul(g.Param(l.hconv.W), g.Param(l.hconv.M)), g.Param(l.hconv.B), 1, 1, 0, 1, nn.Act{})
+		hs = g.Add(hs, l.out.pointwise(g, m.gate(g, g.Add(hf, l.link.pointwise(g, vf, nn.Act{}))), nn.Act{}))
+	}
+	t := m.head0.pointwise(g, g.Act(hs, relu), relu)
+	return g.Reshape(m.head1.pointwise(g, t, nn.Act{}), graph.Shape{n, hgt * wid})
 }
 
 // pointwise is a 1×1 convolution of channels-last pixels: a product with
@@ -274,14 +408,18 @@ func (c *conv) pointwise(g *graph.Graph, x *graph.Node, act nn.Act) *graph.Node 
 
 // Forward adds the network on the n binary images x ([n 1 hgt wid] or
 // [n hgt·wid]) and returns the logits, [n hgt·wid] in raster order. Any
-// image size works (the sampler runs it on windows).
+// image size works (the causality and gradient tests use small ones).
 func (m *PixelCNN) Forward(g *graph.Graph, x *graph.Node, n, hgt, wid int) *graph.Node {
 	x = g.Reshape(x, graph.Shape{n, 1, hgt, wid})
 	im := graph.Image{N: n, C: 1, H: hgt, W: wid, Layout: nn.NCHW}
+	if m.gated {
+		return m.forwardStacks(g, x, im)
+	}
 	y, _ := m.input.masked(g, x, im, nn.Act{})
 	for _, bl := range m.blocks {
 		t := bl.in.pointwise(g, g.Act(y, relu), relu)
-		t, _ = bl.conv.masked(g, t, graph.Image{N: n, C: m.H, H: hgt, W: wid, Layout: nn.NHWC}, relu)
+		im := graph.Image{N: n, C: m.H, H: hgt, W: wid, Layout: nn.NHWC}
+		t, _ = bl.conv.masked(g, t, im, relu)
 		y = g.Add(y, bl.out.pointwise(g, t, nn.Act{}))
 	}
 	t := m.head0.pointwise(g, g.Act(y, relu), relu)
@@ -434,13 +572,9 @@ func (m *PixelCNN) ImageShape() (c, h, w int) { return 1, Side, Side }
 // sampleChunk is the number of images drawn together.
 const sampleChunk = 64
 
-type sampleBufs struct {
-	img, crop, logits []float32
-}
-
 // Generate draws n images pixel by pixel in raster order, pixel d of
 // image i from the normal z[i·784+d]; out gets ±1.
-func (m *PixelCNN) Generate(z, out []float32) error { return m.sample(z, nil, 0, out) }
+func (m *PixelCNN) Generate(z, out []float32) error { return m.sample(z, nil, 0, out, nil) }
 
 // Complete keeps the first rows rows of each known image (values 0 or 1)
 // and draws the rest.
@@ -448,62 +582,5 @@ func (m *PixelCNN) Complete(z, known []float32, rows int, out []float32) error {
 	if rows < 0 || rows > Side || len(known) != len(z) {
 		return fmt.Errorf("complete: %d known values for %d noise values, %d rows", len(known), len(z), rows)
 	}
-	return m.sample(z, known, rows, out)
-}
-
-// Window returns the crop the sampler evaluates for pixel (r, c): rows
-// r0 … r, columns c0 … c0+w−1.
-func (m *PixelCNN) Window(r, c int) (r0, c0, w int) {
-	R := m.Reach()
-	w = min(Side, 2*R+1)
-	r0 = max(0, r-R)
-	c0 = min(max(0, c-R), Side-w)
-	return r0, c0, w
-}
-
-func (m *PixelCNN) sample(z, known []float32, rows int, out []float32) error {
-	n := len(z) / D
-	if len(z) != n*D || len(out) != n*D {
-		return fmt.Errorf("generate: %d noise values and %d outputs for %d-pixel images", len(z), len(out), D)
-	}
-	s := &m.samples
-	if s.img == nil {
-		s.img = make([]float32, sampleChunk*D)
-		s.crop = make([]float32, sampleChunk*D)
-		s.logits = make([]float32, sampleChunk*D)
-	}
-	for lo := 0; lo < n; lo += sampleChunk {
-		k := min(sampleChunk, n-lo)
-		img := s.img[:k*D]
-		clear(img)
-		for r := range Side {
-			if known != nil && r < rows {
-				for i := range k {
-					copy(img[i*D+r*Side:i*D+(r+1)*Side], known[(lo+i)*D+r*Side:(lo+i)*D+(r+1)*Side])
-				}
-				continue
-			}
-			for c := range Side {
-				r0, c0, w := m.Window(r, c)
-				hh := r - r0 + 1
-				crop := s.crop[:k*hh*w]
-				for i := range k {
-					for y := range hh {
-						copy(crop[(i*hh+y)*w:(i*hh+y+1)*w], img[i*D+(r0+y)*Side+c0:])
-					}
-				}
-				lg := s.logits[:k*hh*w]
-				if err := m.run(crop, k, hh, w, lg); err != nil {
-					return err
-				}
-				for i := range k {
-					img[i*D+r*Side+c] = autoreg.Draw(z[(lo+i)*D+r*Side+c], lg[(i*hh+hh-1)*w+c-c0])
-				}
-			}
-		}
-		for j, v := range img {
-			out[lo*D+j] = 2*v - 1
-		}
-	}
-	return nil
+	return m.sample(z, known, rows, out, nil)
 }

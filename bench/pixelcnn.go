@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"fmt"
+
+	"gan/nn"
+	"gan/nn/model"
+	"gan/nn/models/pixelcnn"
+)
+
+// The pixelcnn group: the PixelCNN training step at the family's default
+// network (h 32, 5 blocks) and batch 64, the peer of
+// bench/pytorch/bench_pixelcnn.py.
+const (
+	// GroupPixelCNN selects the group in [Options.Groups] (`gan bench --what pixelcnn`).
+	GroupPixelCNN = "pixelcnn"
+	// GroupPixelCNNStep holds the PixelCNN training step (Value in steps/s).
+	GroupPixelCNNStep = "pixelcnn-step"
+	// PixelCNNBatch is the batch of the timed step (the issue's target).
+	PixelCNNBatch = 64
+)
+
+// pixelcnnStep times [pixelcnn.PixelCNN.TrainStep] (dynamic binarisation,
+// forward, backward, Adam) at batch 64 on random 28×28 grey images
+// uploaded once, four batches used in turn.
+func (s *suite) pixelcnnStep() error {
+	batch := PixelCNNBatch
+	cfg := pixelcnn.DefaultConfig()
+	cfg.Batch = batch
+	m, err := pixelcnn.New(s.b, cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Free()
+	const windows = 4
+	rows := windows * batch
+	ms, release, err := s.mats(61, [2]int{rows, pixelcnn.D})
+	if err != nil {
+		return err
+	}
+	defer release()
+	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: pixelcnn.Side, W: pixelcnn.Side}
+	perm := make([]int32, rows)
+	nn.Permutation(perm, nn.RandKey{Seed: 0xbe4c, Stream: nn.StreamID(nn.PurposeShuffle, 0)})
+	i := 0
+	var stepErr error
+	op := func() {
+		if stepErr != nil {
+			return
+		}
+		w := i % windows
+		i++
+		_, stepErr = m.TrainStep(&model.Batch{Data: set, Dev: ms[0], Idx: perm[w*batch : (w+1)*batch], Index: w})
+	}
+	sync := func() error {
+		if stepErr != nil {
+			return stepErr
+		}
+		return s.b.Sync()
+	}
+	timer := s.o.Timer
+	if s.o.StepTimer.MinRep > 0 {
+		timer = s.o.StepTimer
+	}
+	st, err := timer.Measure(op, sync)
+	if err != nil {
+		return err
+	}
+	sps := 1 / st.Median
+	s.add(Result{Key: fmt.Sprintf("pixelcnn-step/b%d", batch), Group: GroupPixelCNNStep,
+		Label: fmt.Sprintf("PixelCNN step b%d (h %d, %d blocks)", batch, m.H, m.Blocks),
+		Batch: batch, Seconds: st, Value: sps, Unit: UnitSteps, ImagesPerS: sps * float64(batch)})
+	return nil
+}
