@@ -53,7 +53,17 @@ func Compare(w io.Writer, in CompareInput) error {
 			commit = r.Commit
 		}
 		for _, run := range r.Runs {
-			if _, dup := runs[run.Label()]; dup {
+			// Runs of one implementation and device from several reports
+			// (PyTorch's seed and PixelCNN peers write separate files)
+			// become one column: the first report's results, then the
+			// keys it lacks from the others.
+			if prev, dup := runs[run.Label()]; dup {
+				for _, res := range run.Results {
+					if _, ok := prev.Find(res.Key); !ok {
+						prev.Results = append(prev.Results[:len(prev.Results):len(prev.Results)], res) // not into the first report's array
+					}
+				}
+				runs[run.Label()] = prev
 				continue
 			}
 			runs[run.Label()] = run
