@@ -311,16 +311,8 @@ func (m *GPT) program(n, kind int) (*program, error) {
 
 // setTokens splits sequences of T+1 ids into inputs and targets.
 func (m *GPT) setTokens(p *program, tokens []int32) error {
-	t := m.T
-	n := len(tokens) / (t + 1)
-	for i := range n {
-		for j := range t {
-			a, b := tokens[i*(t+1)+j], tokens[i*(t+1)+j+1]
-			if a < 0 || int(a) >= m.V || b < 0 || int(b) >= m.V {
-				return fmt.Errorf("char-gpt: token id outside the vocabulary of %d", m.V)
-			}
-			p.ids[i*t+j], p.tgtIDs[i*t+j] = a, b
-		}
+	if err := text.NextChars("char-gpt", tokens, m.T, m.V, false, p.ids, p.tgtIDs); err != nil {
+		return err
 	}
 	if err := p.prog.SetIndices(p.tok, p.ids); err != nil {
 		return err
@@ -329,11 +321,7 @@ func (m *GPT) setTokens(p *program, tokens []int32) error {
 }
 
 func (m *GPT) sequences(tokens []int32) (int, error) {
-	n := len(tokens) / (m.T + 1)
-	if n < 1 || n > m.Cfg.Batch || len(tokens) != n*(m.T+1) {
-		return 0, fmt.Errorf("char-gpt: %d token ids: want 1 to %d sequences of %d", len(tokens), m.Cfg.Batch, m.T+1)
-	}
-	return n, nil
+	return text.Sequences("char-gpt", tokens, m.T, m.Cfg.Batch)
 }
 
 // TrainStep does one Adam step on the batch's Tokens.
