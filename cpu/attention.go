@@ -258,17 +258,11 @@ type geluJob struct {
 }
 
 func (j *geluJob) run(lo, hi int) {
-	y, x := j.y[lo:hi], j.x[lo:hi]
 	if j.dy == nil {
-		for i, v := range x {
-			y[i] = gelu32(v)
-		}
+		geluSlice(j.y[lo:hi], j.x[lo:hi])
 		return
 	}
-	dy := j.dy[lo:hi]
-	for i, v := range x {
-		y[i] = geluGrad32(dy[i], v)
-	}
+	geluGradSlice(j.y[lo:hi], j.dy[lo:hi], j.x[lo:hi])
 }
 
 // GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) from the forward input x
