@@ -137,7 +137,7 @@ func (j *causalSoftmaxJob) run(lo, hi int) {
 			x, y := j.x[c0:c0+i+1], j.y[c0:c0+t]
 			m := math.Inf(-1)
 			for _, v := range x {
-				m = math.Max(m, sc*float64(v))
+				m = maxOrNaN(m, sc*float64(v))
 			}
 			var s float64
 			if len(x) <= causalStack {

@@ -3,9 +3,10 @@
 #include "textflag.h"
 
 // The constants of geluConsts (gelu_amd64.go), at their byte offsets:
-// 0 abs32, 16 max32 (8), 64 abs64, 96 clamp (7.9999995), 128 cells (32),
-// 160 1/32, 192 ½, 224 1, 256 geluErrBound, 288 + 32k −1/(k+1),
-// 608 + 32k 1/(k+1). R10 holds geluTable: Q(c), φ(c) for each cell.
+// 0 abs32, 16 max32 (8), 64 abs64, 96 clamp (7.9999995), 128 cells per
+// unit (64), 160 their inverse, 192 ½, 224 1, 256 geluErrBound,
+// 288 + 32(j−1) −j, 544 + 32j 1/j!, 832 + 32j 1/(j+1)!. R10 holds
+// geluTable: Q(c), φ(c) for each cell.
 //
 // This file was written by a generator of the unrolled series (a one-off,
 // not kept); the comments say what each step computes.
@@ -13,7 +14,7 @@
 // func geluAVX2(n int, y, x *float32, need *uint8, k *geluConsts, tab *[geluCells][2]float64)
 //
 // geluFast32 on n elements (n a multiple of 4), four at a time, in float64:
-// the cell k = ⌊32·|x|⌋ and its centre c, the series aₖ of geluTail to a₉,
+// the cell k = ⌊64·|x|⌋ and its centre c, the series bⱼ of geluTail,
 // Q(c) and φ(c) gathered from the table, Φ(x) and y = x·Φ(x), and Ziv's
 // test of geluFast32 (y ± geluErrBound·|y| round to the same float32).
 // Lanes the kernel does not decide (|x| ≥ 8, NaN, a failed test) get x in y
@@ -38,56 +39,47 @@ loop:
 	VCVTPS2PD X0, Y3                  // v
 	VANDPD  64(AX), Y3, Y4            // t = |v|
 	VMINPD  96(AX), Y4, Y4            // ≤ 7.9999995: every index in the table (NaN too)
-	VMULPD  128(AX), Y4, Y5           // t·32
-	VROUNDPD $1, Y5, Y5               // k = ⌊t·32⌋
+	VMULPD  128(AX), Y4, Y5           // t·64
+	VROUNDPD $1, Y5, Y5               // k = ⌊t·64⌋
 	VCVTTPD2DQY Y5, X6
 	VPADDD  X6, X6, X6                // 2k: Q(c)'s index in float64s
 	VADDPD  192(AX), Y5, Y7           // k + ½
-	VMULPD  160(AX), Y7, Y7           // c = (k + ½)/32
+	VMULPD  160(AX), Y7, Y7           // c = (k + ½)/64
 	VSUBPD  Y7, Y4, Y8                // s = t − c
 	VMULPD  Y8, Y7, Y9                // c·s
 	VMULPD  Y8, Y8, Y10               // s²
-	VMULPD  288(AX), Y9, Y12           // a₁ = −c·s
-	VMOVUPD 224(AX), Y13              // Σ aₖ/(k+1) = 1
-	VFMADD231PD 640(AX), Y12, Y13      // + a₁/2
-	VMOVAPD Y10, Y14                // s²·a₀
-	VFMADD231PD Y12, Y9, Y14         // + c·s·a₁
-	VMULPD  320(AX), Y14, Y14        // a₂ = −(…)/2
-	VFMADD231PD 672(AX), Y14, Y13     // Σ += a₂/3
-	VMULPD  Y12, Y10, Y11           // s²·a₁
-	VFMADD231PD Y14, Y9, Y11         // + c·s·a₂
-	VMULPD  352(AX), Y11, Y11        // a₃ = −(…)/3
-	VFMADD231PD 704(AX), Y11, Y13     // Σ += a₃/4
-	VMULPD  Y14, Y10, Y12           // s²·a₂
-	VFMADD231PD Y11, Y9, Y12         // + c·s·a₃
-	VMULPD  384(AX), Y12, Y12        // a₄ = −(…)/4
-	VFMADD231PD 736(AX), Y12, Y13     // Σ += a₄/5
-	VMULPD  Y11, Y10, Y14           // s²·a₃
-	VFMADD231PD Y12, Y9, Y14         // + c·s·a₄
-	VMULPD  416(AX), Y14, Y14        // a₅ = −(…)/5
-	VFMADD231PD 768(AX), Y14, Y13     // Σ += a₅/6
-	VMULPD  Y12, Y10, Y11           // s²·a₄
-	VFMADD231PD Y14, Y9, Y11         // + c·s·a₅
-	VMULPD  448(AX), Y11, Y11        // a₆ = −(…)/6
-	VFMADD231PD 800(AX), Y11, Y13     // Σ += a₆/7
-	VMULPD  Y14, Y10, Y12           // s²·a₅
-	VFMADD231PD Y11, Y9, Y12         // + c·s·a₆
-	VMULPD  480(AX), Y12, Y12        // a₇ = −(…)/7
-	VFMADD231PD 832(AX), Y12, Y13     // Σ += a₇/8
-	VMULPD  Y11, Y10, Y14           // s²·a₆
-	VFMADD231PD Y12, Y9, Y14         // + c·s·a₇
-	VMULPD  512(AX), Y14, Y14        // a₈ = −(…)/8
-	VFMADD231PD 864(AX), Y14, Y13     // Σ += a₈/9
-	VMULPD  Y12, Y10, Y11           // s²·a₇
-	VFMADD231PD Y14, Y9, Y11         // + c·s·a₈
-	VMULPD  544(AX), Y11, Y11        // a₉ = −(…)/9
-	VFMADD231PD 896(AX), Y11, Y13     // Σ += a₉/10
+	VMULPD  288(AX), Y9, Y12           // b₁ = −c·s
+	VMOVUPD 224(AX), Y13              // Σ bⱼ/(j+1)! = 1
+	VFMADD231PD 864(AX), Y12, Y13      // + b₁/2!
+	VMULPD  288(AX), Y10, Y14         // −s²·b₀
+	VFNMADD231PD Y12, Y9, Y14        // b₂ = −c·s·b₁ − 1·s²·b₀
+	VFMADD231PD 896(AX), Y14, Y13     // Σ += b₂/3!
+	VMULPD  320(AX), Y10, Y11         // −2·s²
+	VMULPD  Y12, Y11, Y11            // ·b₁
+	VFNMADD231PD Y14, Y9, Y11        // b₃ = −c·s·b₂ − 2·s²·b₁
+	VFMADD231PD 928(AX), Y11, Y13     // Σ += b₃/4!
+	VMULPD  352(AX), Y10, Y12         // −3·s²
+	VMULPD  Y14, Y12, Y12            // ·b₂
+	VFNMADD231PD Y11, Y9, Y12        // b₄ = −c·s·b₃ − 3·s²·b₂
+	VFMADD231PD 960(AX), Y12, Y13     // Σ += b₄/5!
+	VMULPD  384(AX), Y10, Y14         // −4·s²
+	VMULPD  Y11, Y14, Y14            // ·b₃
+	VFNMADD231PD Y12, Y9, Y14        // b₅ = −c·s·b₄ − 4·s²·b₃
+	VFMADD231PD 992(AX), Y14, Y13     // Σ += b₅/6!
+	VMULPD  416(AX), Y10, Y11         // −5·s²
+	VMULPD  Y12, Y11, Y11            // ·b₄
+	VFNMADD231PD Y14, Y9, Y11        // b₆ = −c·s·b₅ − 5·s²·b₄
+	VFMADD231PD 1024(AX), Y11, Y13     // Σ += b₆/7!
+	VMULPD  448(AX), Y10, Y12         // −6·s²
+	VMULPD  Y14, Y12, Y12            // ·b₅
+	VFNMADD231PD Y11, Y9, Y12        // b₇ = −c·s·b₆ − 6·s²·b₅
+	VFMADD231PD 1056(AX), Y12, Y13     // Σ += b₇/8!
 	VPCMPEQD Y15, Y15, Y15
 	VGATHERDPD Y15, (R10)(X6*8), Y4   // Q(c)
 	VPCMPEQD Y15, Y15, Y15
 	VGATHERDPD Y15, 8(R10)(X6*8), Y7  // φ(c)
 	VMULPD  Y8, Y7, Y9                // φ(c)·s
-	VFNMADD231PD Y13, Y9, Y4          // Q = Q(c) − φ(c)·s·Σ aₖ/(k+1)
+	VFNMADD231PD Y13, Y9, Y4          // Q = Q(c) − φ(c)·s·Σ bⱼ/(j+1)!
 	VMOVUPD 224(AX), Y10
 	VSUBPD  Y4, Y10, Y10              // 1 − Q
 	VBLENDVPD Y3, Y4, Y10, Y10        // Φ(x): Q where x < 0 (its sign bit), else 1 − Q
@@ -118,7 +110,7 @@ done:
 // func geluGradAVX2(n int, dx, dy, x *float32, need *uint8, k *geluConsts, tab *[geluCells][2]float64)
 //
 // geluGradFast32 on n elements (n a multiple of 4), four at a time: as
-// geluAVX2, with φ(x) = φ(c)·Σ aₖ beside Q, d = Φ(x) + x·φ(x), the result
+// geluAVX2, with φ(x) = φ(c)·Σ bⱼ/j! beside Q, d = Φ(x) + x·φ(x), the result
 // dy·d and Ziv's test with e = geluErrBound·|dy|·(Φ + |x·φ|). Needy lanes
 // get dy in dx, for the caller to finish with geluGrad32; dx may be dy.
 TEXT ·geluGradAVX2(SB), NOSPLIT, $0-56
@@ -142,70 +134,58 @@ gloop:
 	VCVTPS2PD X0, Y3                  // v
 	VANDPD  64(AX), Y3, Y4            // t = |v|
 	VMINPD  96(AX), Y4, Y4            // ≤ 7.9999995: every index in the table (NaN too)
-	VMULPD  128(AX), Y4, Y5           // t·32
-	VROUNDPD $1, Y5, Y5               // k = ⌊t·32⌋
+	VMULPD  128(AX), Y4, Y5           // t·64
+	VROUNDPD $1, Y5, Y5               // k = ⌊t·64⌋
 	VCVTTPD2DQY Y5, X6
 	VPADDD  X6, X6, X6                // 2k: Q(c)'s index in float64s
 	VADDPD  192(AX), Y5, Y7           // k + ½
-	VMULPD  160(AX), Y7, Y7           // c = (k + ½)/32
+	VMULPD  160(AX), Y7, Y7           // c = (k + ½)/64
 	VSUBPD  Y7, Y4, Y8                // s = t − c
-	VMOVUPD 224(AX), Y5               // Σ aₖ = 1
-	VMULPD  Y8, Y7, Y9                // c·s
+		VMULPD  Y8, Y7, Y9                // c·s
 	VMULPD  Y8, Y8, Y10               // s²
-	VMULPD  288(AX), Y9, Y12           // a₁ = −c·s
-	VMOVUPD 224(AX), Y13              // Σ aₖ/(k+1) = 1
-	VFMADD231PD 640(AX), Y12, Y13      // + a₁/2
-	VADDPD  Y12, Y5, Y5               // Σ aₖ = 1 + a₁
-	VMOVAPD Y10, Y14                // s²·a₀
-	VFMADD231PD Y12, Y9, Y14         // + c·s·a₁
-	VMULPD  320(AX), Y14, Y14        // a₂ = −(…)/2
-	VFMADD231PD 672(AX), Y14, Y13     // Σ += a₂/3
-	VADDPD  Y14, Y5, Y5               // Σ += a₂
-	VMULPD  Y12, Y10, Y11           // s²·a₁
-	VFMADD231PD Y14, Y9, Y11         // + c·s·a₂
-	VMULPD  352(AX), Y11, Y11        // a₃ = −(…)/3
-	VFMADD231PD 704(AX), Y11, Y13     // Σ += a₃/4
-	VADDPD  Y11, Y5, Y5               // Σ += a₃
-	VMULPD  Y14, Y10, Y12           // s²·a₂
-	VFMADD231PD Y11, Y9, Y12         // + c·s·a₃
-	VMULPD  384(AX), Y12, Y12        // a₄ = −(…)/4
-	VFMADD231PD 736(AX), Y12, Y13     // Σ += a₄/5
-	VADDPD  Y12, Y5, Y5               // Σ += a₄
-	VMULPD  Y11, Y10, Y14           // s²·a₃
-	VFMADD231PD Y12, Y9, Y14         // + c·s·a₄
-	VMULPD  416(AX), Y14, Y14        // a₅ = −(…)/5
-	VFMADD231PD 768(AX), Y14, Y13     // Σ += a₅/6
-	VADDPD  Y14, Y5, Y5               // Σ += a₅
-	VMULPD  Y12, Y10, Y11           // s²·a₄
-	VFMADD231PD Y14, Y9, Y11         // + c·s·a₅
-	VMULPD  448(AX), Y11, Y11        // a₆ = −(…)/6
-	VFMADD231PD 800(AX), Y11, Y13     // Σ += a₆/7
-	VADDPD  Y11, Y5, Y5               // Σ += a₆
-	VMULPD  Y14, Y10, Y12           // s²·a₅
-	VFMADD231PD Y11, Y9, Y12         // + c·s·a₆
-	VMULPD  480(AX), Y12, Y12        // a₇ = −(…)/7
-	VFMADD231PD 832(AX), Y12, Y13     // Σ += a₇/8
-	VADDPD  Y12, Y5, Y5               // Σ += a₇
-	VMULPD  Y11, Y10, Y14           // s²·a₆
-	VFMADD231PD Y12, Y9, Y14         // + c·s·a₇
-	VMULPD  512(AX), Y14, Y14        // a₈ = −(…)/8
-	VFMADD231PD 864(AX), Y14, Y13     // Σ += a₈/9
-	VADDPD  Y14, Y5, Y5               // Σ += a₈
-	VMULPD  Y12, Y10, Y11           // s²·a₇
-	VFMADD231PD Y14, Y9, Y11         // + c·s·a₈
-	VMULPD  544(AX), Y11, Y11        // a₉ = −(…)/9
-	VFMADD231PD 896(AX), Y11, Y13     // Σ += a₉/10
-	VADDPD  Y11, Y5, Y5               // Σ += a₉
+	VMULPD  288(AX), Y9, Y12           // b₁ = −c·s
+	VMOVUPD 224(AX), Y13              // Σ bⱼ/(j+1)! = 1
+	VFMADD231PD 864(AX), Y12, Y13      // + b₁/2!
+	VADDPD  224(AX), Y12, Y5          // Σ bⱼ/j! = 1 + b₁
+	VMULPD  288(AX), Y10, Y14         // −s²·b₀
+	VFNMADD231PD Y12, Y9, Y14        // b₂ = −c·s·b₁ − 1·s²·b₀
+	VFMADD231PD 896(AX), Y14, Y13     // Σ += b₂/3!
+	VFMADD231PD 608(AX), Y14, Y5      // Σ += b₂/2!
+	VMULPD  320(AX), Y10, Y11         // −2·s²
+	VMULPD  Y12, Y11, Y11            // ·b₁
+	VFNMADD231PD Y14, Y9, Y11        // b₃ = −c·s·b₂ − 2·s²·b₁
+	VFMADD231PD 928(AX), Y11, Y13     // Σ += b₃/4!
+	VFMADD231PD 640(AX), Y11, Y5      // Σ += b₃/3!
+	VMULPD  352(AX), Y10, Y12         // −3·s²
+	VMULPD  Y14, Y12, Y12            // ·b₂
+	VFNMADD231PD Y11, Y9, Y12        // b₄ = −c·s·b₃ − 3·s²·b₂
+	VFMADD231PD 960(AX), Y12, Y13     // Σ += b₄/5!
+	VFMADD231PD 672(AX), Y12, Y5      // Σ += b₄/4!
+	VMULPD  384(AX), Y10, Y14         // −4·s²
+	VMULPD  Y11, Y14, Y14            // ·b₃
+	VFNMADD231PD Y12, Y9, Y14        // b₅ = −c·s·b₄ − 4·s²·b₃
+	VFMADD231PD 992(AX), Y14, Y13     // Σ += b₅/6!
+	VFMADD231PD 704(AX), Y14, Y5      // Σ += b₅/5!
+	VMULPD  416(AX), Y10, Y11         // −5·s²
+	VMULPD  Y12, Y11, Y11            // ·b₄
+	VFNMADD231PD Y14, Y9, Y11        // b₆ = −c·s·b₅ − 5·s²·b₄
+	VFMADD231PD 1024(AX), Y11, Y13     // Σ += b₆/7!
+	VFMADD231PD 736(AX), Y11, Y5      // Σ += b₆/6!
+	VMULPD  448(AX), Y10, Y12         // −6·s²
+	VMULPD  Y14, Y12, Y12            // ·b₅
+	VFNMADD231PD Y11, Y9, Y12        // b₇ = −c·s·b₆ − 6·s²·b₅
+	VFMADD231PD 1056(AX), Y12, Y13     // Σ += b₇/8!
+	VFMADD231PD 768(AX), Y12, Y5      // Σ += b₇/7!
 	VPCMPEQD Y15, Y15, Y15
 	VGATHERDPD Y15, (R10)(X6*8), Y4   // Q(c)
 	VPCMPEQD Y15, Y15, Y15
 	VGATHERDPD Y15, 8(R10)(X6*8), Y7  // φ(c)
 	VMULPD  Y8, Y7, Y9                // φ(c)·s
-	VFNMADD231PD Y13, Y9, Y4          // Q = Q(c) − φ(c)·s·Σ aₖ/(k+1)
+	VFNMADD231PD Y13, Y9, Y4          // Q = Q(c) − φ(c)·s·Σ bⱼ/(j+1)!
 	VMOVUPD 224(AX), Y10
 	VSUBPD  Y4, Y10, Y10              // 1 − Q
 	VBLENDVPD Y3, Y4, Y10, Y10        // Φ(x): Q where x < 0 (its sign bit), else 1 − Q
-	VMULPD  Y5, Y7, Y7                // φ = φ(c)·Σ aₖ
+	VMULPD  Y5, Y7, Y7                // φ = φ(c)·Σ bⱼ/j!
 	VMULPD  Y7, Y3, Y11               // x·φ
 	VADDPD  Y11, Y10, Y12             // d = Φ + x·φ
 	VCVTPS2PD X1, Y13                 // dy

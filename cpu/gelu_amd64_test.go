@@ -9,18 +9,18 @@ import (
 )
 
 // geluTail is the vector kernels' algorithm in Go: Q(t) and φ(t) for
-// 0 ≤ t < geluFastMax from the cell's table entries and the series aₖ.
+// 0 ≤ t < geluFastMax from the cell's table entries and the series bⱼ.
 func geluTail(t float64) (q, phi float64) {
 	k := int(t * geluCellsPerUnit)
 	c := (float64(k) + 0.5) / geluCellsPerUnit
 	s := t - c
 	cs, s2 := c*s, s*s
-	prev, a := 0.0, 1.0
+	prev, b := 0.0, 1.0
 	sq, sp := 1.0, 1.0
 	for j := 1; j < geluTerms; j++ {
-		prev, a = a, -(cs*a+s2*prev)*geluInv[j-1]
-		sq += a * geluInv[j]
-		sp += a
+		prev, b = b, -cs*b-float64(j-1)*s2*prev
+		sq += b * geluInvFact[j+1]
+		sp += b * geluInvFact[j]
 	}
 	e := &geluTable[k]
 	return e[0] - e[1]*s*sq, e[1] * sp

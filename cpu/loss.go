@@ -130,12 +130,23 @@ func (j *softmaxJob) run(lo, hi int) {
 func rowMaxSumExp(x []float32) (mx, sum float64) {
 	mx = math.Inf(-1)
 	for _, v := range x {
-		mx = math.Max(mx, float64(v))
+		mx = maxOrNaN(mx, float64(v))
 	}
 	for _, v := range x {
 		sum += math.Exp(float64(v) - mx)
 	}
 	return mx, sum
+}
+
+// maxOrNaN is math.Max(m, z) for a softmax's running maximum, without
+// math.Max's care for signed zeros (the maximum is only subtracted, where
+// −0 and +0 give the same differences), which makes it several times
+// slower: z when it is larger or NaN, so that a NaN stays, else m.
+func maxOrNaN(m, z float64) float64 {
+	if z > m || z != z {
+		return z
+	}
+	return m
 }
 
 // argmax returns the index of the first largest element of x.
