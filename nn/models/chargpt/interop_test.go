@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,26 +13,10 @@ import (
 
 	"gan/cpu"
 	"gan/nn"
+	"gan/nn/internal/torchtest"
 	"gan/nn/model"
 	"gan/nn/text"
 )
-
-const python = "/usr/bin/python3"
-
-// requireTorch skips where PyTorch is missing, unless GAN_REQUIRE_TORCH is
-// set (as in CI, which installs python3-torch).
-func requireTorch(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(python, "-c", "import torch").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := "PyTorch is not installed for " + python + " (apt-get install python3-torch): " + string(out)
-	if os.Getenv("GAN_REQUIRE_TORCH") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // TestPyTorchTrainsAlike: our char-gpt and nanoGPT's model in PyTorch
 // (bench/pytorch/bench_chargpt.py, the peer of the benchmark and of the
@@ -49,7 +32,7 @@ func requireTorch(t *testing.T) {
 // difference (an initialisation, a missing scale, a wrong gradient) moves
 // them by far more than 1e-3 within a few steps.
 func TestPyTorchTrainsAlike(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	b := cpu.New()
 	defer b.Close()
 	c, err := text.New("interop", strings.Repeat("It was the best of times, it was the worst of times; "+
@@ -88,8 +71,7 @@ func TestPyTorchTrainsAlike(t *testing.T) {
 	require.NoError(t, err)
 	batchFile := filepath.Join(dir, "batches.json")
 	require.NoError(t, os.WriteFile(batchFile, js, 0o644))
-	out, err := exec.Command(python, filepath.Join("testdata", "torch_chargpt.py"), ckpt, batchFile).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	out := torchtest.Run(t, filepath.Join("testdata", "torch_chargpt.py"), ckpt, batchFile)
 	lines := strings.Fields(string(out))
 	require.Len(t, lines, steps, "%s", out)
 	worst := 0.0

@@ -2,8 +2,6 @@ package dcgan
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -12,26 +10,10 @@ import (
 	"gan/cpu"
 	"gan/nn"
 	"gan/nn/graph"
+	"gan/nn/internal/torchtest"
 	"gan/nn/layer"
 	"gan/nn/model"
 )
-
-const python = "/usr/bin/python3"
-
-// requireTorch skips where PyTorch is missing, unless GAN_REQUIRE_TORCH is
-// set (as in CI, which installs python3-torch).
-func requireTorch(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(python, "-c", "import torch").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := "PyTorch is not installed for " + python + " (apt-get install python3-torch): " + string(out)
-	if os.Getenv("GAN_REQUIRE_TORCH") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // TestPyTorchLoadsOurDCGAN trains our 3×64×64 DCGAN (pytorch/examples'
 // own setting) for two steps, so that the batch norms' running statistics
@@ -40,7 +22,7 @@ func requireTorch(t *testing.T) {
 // Discriminator with strict=True and compare their evaluation-mode
 // outputs with ours.
 func TestPyTorchLoadsOurDCGAN(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	b := cpu.New()
 	defer b.Close()
 	cfg := DefaultConfig()
@@ -93,8 +75,5 @@ func TestPyTorchLoadsOurDCGAN(t *testing.T) {
 	probe.Add("d_out", []int{4}, dOut)
 	probePath := filepath.Join(dir, "probe.safetensors")
 	require.NoError(t, probe.WriteFile(probePath))
-	cmd := exec.Command(python, "testdata/torch_dcgan.py", ckpt, probePath)
-	outb, err := cmd.CombinedOutput()
-	t.Logf("%s", outb)
-	require.NoError(t, err)
+	t.Logf("%s", torchtest.Run(t, "testdata/torch_dcgan.py", ckpt, probePath))
 }

@@ -3,8 +3,6 @@ package seedgan
 import (
 	"context"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -13,30 +11,11 @@ import (
 	"gan/cpu"
 	"gan/nn"
 	"gan/nn/graph"
+	"gan/nn/internal/torchtest"
 	"gan/nn/layer"
 	"gan/nn/mnist"
 	"gan/nn/model"
 )
-
-// python is Debian's interpreter, which python3-torch installs into (a
-// pyenv python3 earlier on PATH would not have it).
-const python = "/usr/bin/python3"
-
-// requireTorch skips the test where PyTorch is not installed, unless
-// GAN_REQUIRE_TORCH is set (CI sets it after installing python3-torch, so
-// there a missing torch fails instead of skipping).
-func requireTorch(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(python, "-c", "import torch").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := "PyTorch is not installed for " + python + " (apt-get install python3-torch): " + string(out)
-	if os.Getenv("GAN_REQUIRE_TORCH") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // discriminate returns D(x) (after the seed's final sigmoid) in evaluation
 // mode for the n×784 images x.
@@ -63,10 +42,7 @@ func discriminate(t *testing.T, m *GAN, x []float32) []float32 {
 
 func runPython(t *testing.T, args ...string) {
 	t.Helper()
-	cmd := exec.Command(python, append([]string{"testdata/torch_interop.py"}, args...)...)
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	require.NoError(t, err, "python %v", args)
+	t.Logf("%s", torchtest.Run(t, "testdata/torch_interop.py", args...))
 }
 
 // maxAbsDiff is max |a−b|.
@@ -85,7 +61,7 @@ func maxAbsDiff(a, b []float32) float64 {
 // state_dict (model.Load, what `gan import`, --resume and --checkpoint
 // use), with a fresh optimiser, and gives PyTorch's outputs.
 func TestPyTorchInterop(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	dir := t.TempDir()
 	b := cpu.New()
 	defer b.Close()
