@@ -104,8 +104,10 @@ const causalStack = 1024
 // CausalSoftmax computes the causal softmax of scale·x over the t×t blocks
 // of x (see [nn.Backend]). Per kept row segment (row i of a block, columns
 // j ≤ i), in float64: z_j = scale·x_j (exact), m = max z_j, e_j =
-// exp(z_j − m), s = Σ e_j from j = 0 up, y_j = float32(e_j/s); y_j = 0
-// for j > i, where x is not read. y may be x.
+// exp(z_j − m) (expShift's polynomial, within 1e-15 relative, four at a
+// time; math.Exp where an argument is below −708 or NaN, and for segments
+// longer than causalStack), s = Σ e_j from j = 0 up, y_j = float32(e_j/s);
+// y_j = 0 for j > i, where x is not read. y may be x.
 func (b *Backend) CausalSoftmax(y, x nn.Mat, t int, scale float32) {
 	const op = "CausalSoftmax"
 	if b.err != nil || !b.same(op, y, x) {
@@ -142,9 +144,13 @@ func (j *causalSoftmaxJob) run(lo, hi int) {
 			var s float64
 			if len(x) <= causalStack {
 				e := buf[:len(x)]
-				for q, v := range x {
-					e[q] = math.Exp(sc*float64(v) - m)
-					s += e[q]
+				if !expShift(e, x, sc, m) {
+					for q, v := range x {
+						e[q] = math.Exp(sc*float64(v) - m)
+					}
+				}
+				for _, v := range e {
+					s += v
 				}
 				for q, v := range e {
 					y[q] = float32(v / s)

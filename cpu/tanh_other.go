@@ -18,3 +18,9 @@ func sigmoidSlice(y, x []float32) {
 		y[i] = sigmoid32(v)
 	}
 }
+
+// expShift sets e[i] = exp(sc·x[i] − m) with expPoly and reports false
+// where an argument is below −708 or NaN (see expshift_amd64.go).
+func expShift(e []float64, x []float32, sc, m float64) bool {
+	return expShiftGo(e, x, sc, m)
+}
