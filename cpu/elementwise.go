@@ -224,13 +224,7 @@ func (j *colSumJob) run(lo, hi int) {
 	for c0 := lo; c0 < hi; c0 += colSumBlock {
 		w := min(colSumBlock, hi-c0)
 		s := acc[:w]
-		clear(s)
-		for r := 0; r < j.rows; r++ {
-			row := j.dy[r*j.cols+c0 : r*j.cols+c0+w]
-			for i, v := range row {
-				s[i] += float64(v)
-			}
-		}
+		colSums(s, j.dy, j.rows, j.cols, c0)
 		db := j.db[c0 : c0+w]
 		for i, v := range s {
 			if j.beta == 0 {
@@ -238,6 +232,18 @@ func (j *colSumJob) run(lo, hi int) {
 			} else {
 				db[i] = float32(j.beta*db[i]) + float32(v)
 			}
+		}
+	}
+}
+
+// colSumsGo is colSums in Go: s[i] = Σ_r dy[r·stride + c0 + i], the rows
+// added in order.
+func colSumsGo(s []float64, dy []float32, rows, stride, c0 int) {
+	clear(s)
+	for r := range rows {
+		row := dy[r*stride+c0 : r*stride+c0+len(s)]
+		for i, v := range row {
+			s[i] += float64(v)
 		}
 	}
 }
