@@ -373,14 +373,15 @@ func TestCompare(t *testing.T) {
 }
 
 // TestCompareMergesRunsOfOneImplementation: PyTorch's seed peer and its
-// PixelCNN peer write separate reports whose runs have the same label;
-// the page shows both figures in one column.
+// PixelCNN and char-gpt peers write separate reports whose runs have the
+// same label; the page shows their figures in one column.
 func TestCompareMergesRunsOfOneImplementation(t *testing.T) {
 	stat := Stat{Median: 1, Min: 1, Max: 1, Reps: 5, Iters: 1}
 	host := sampleReport().Host
 	ours := Report{Schema: Schema, Tool: "gan", Host: host, Runs: []Run{{Device: "cpu", Impl: "gan", Results: []Result{
 		{Key: "step/b64", Group: GroupStep, Label: "train step b64", Batch: 64, Seconds: stat, Value: 60, Unit: UnitSteps},
 		{Key: "pixelcnn-step/b64", Group: GroupPixelCNNStep, Label: "PixelCNN step b64", Batch: 64, Seconds: stat, Value: 3, Unit: UnitSteps},
+		{Key: "char-gpt-step/b12", Group: GroupTextStep, Label: "char-gpt step b12×64", Batch: 12, Seconds: stat, Value: 30, Unit: UnitSteps},
 	}}}}
 	seed := Report{Schema: Schema, Tool: "pytorch", Host: host, Runs: []Run{{Device: "cpu", Impl: "pytorch-eager", Results: []Result{
 		{Key: "step/b64", Group: GroupStep, Label: "train step b64", Batch: 64, Seconds: stat, Value: 30, Unit: UnitSteps},
@@ -389,10 +390,15 @@ func TestCompareMergesRunsOfOneImplementation(t *testing.T) {
 		{Key: "step/b64", Group: GroupStep, Label: "train step b64", Batch: 64, Seconds: stat, Value: 999, Unit: UnitSteps},
 		{Key: "pixelcnn-step/b64", Group: GroupPixelCNNStep, Label: "PixelCNN step b64", Batch: 64, Seconds: stat, Value: 5, Unit: UnitSteps},
 	}}}}
+	text := Report{Schema: Schema, Tool: "pytorch", Host: host, Runs: []Run{{Device: "cpu", Impl: "pytorch-eager", Results: []Result{
+		{Key: "char-gpt-step/b12", Group: GroupTextStep, Label: "char-gpt step b12×64", Batch: 12, Seconds: stat, Value: 20, Unit: UnitSteps},
+	}}}}
 	var buf bytes.Buffer
-	require.NoError(t, Compare(&buf, CompareInput{Title: "t", Reports: []Report{ours, seed, pixel}}))
+	require.NoError(t, Compare(&buf, CompareInput{Title: "t", Reports: []Report{ours, seed, pixel, text}}))
 	md := buf.String()
 	assert.Contains(t, md, "| PixelCNN step b64 | 3.000 | 5.000 |", "the second report's PixelCNN figure joins the column")
+	assert.Contains(t, md, "## char-gpt training step (steps/s, median)")
+	assert.Contains(t, md, "| char-gpt step b12×64 | 30.00 | 20.00 | 1.50× |", "the char-gpt peer's report, with the ratio")
 	assert.NotContains(t, md, "999", "the first report's figure for a key wins")
 	assert.Len(t, seed.Runs[0].Results, 1, "the first report is not modified")
 }

@@ -124,6 +124,11 @@ func Compare(w io.Writer, in CompareInput) error {
 		"The pixelcnn family's step at batch 64 (h 32, 5 blocks: 7×7 mask-A conv, residual blocks of 1×1, 3×3 mask-B, 1×1 convs, "+
 			"1×1 head; dynamic binarisation, Bernoulli NLL, Adam 1e-3); PyTorch runs the same network (bench/pytorch/bench_pixelcnn.py) in eager mode.",
 		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchEagerC}, {"ours/eager", OursGPU, TorchEager}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
+	groupTable(ew, runs, order, GroupTextStep, "char-gpt training step (steps/s, median)",
+		"The char-gpt family's step at its default shape (4 layers, 4 heads, width 128, block 64, batch 12; forward, backward, Adam); "+
+			"PyTorch trains nanoGPT's model at the same shape (bench/pytorch/bench_chargpt.py) in eager mode, its median over runs of "+
+			"consecutive steps after a warm-up.",
+		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchEagerC}, {"ours/eager", OursGPU, TorchEager}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
 	groupTable(ew, runs, order, GroupConv, "DCGAN convolution products (GFLOP/s = 2·m·n·k / s)",
 		"Each convolution of the DCGAN at batch 64 as the graph computes it, channels-last: Conv2d fwd Im2Col(x)·Wᵀ, "+
 			"dx Col2Im(dy·W), dW dyᵀ·cols; ConvTranspose2d fwd Col2Im(x·W), dx Im2Col(dy)·Wᵀ, dW xᵀ·Im2Col(dy). "+

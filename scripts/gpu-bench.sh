@@ -152,10 +152,11 @@ print(next((x.get("threads", 0) for x in r["runs"] if x["device"] == "cpu"), 0))
 	run "pytorch cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_CPU:-240}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_torch.py --device cpu \
 		--threads "$threads" "${quick[@]}" "${torchcpu[@]}" --commit "$commit" --json "$stem.torch-cpu.json" || echo "gpu-bench: PyTorch on cpu failed" | tee -a "$log"
 	copy_out "$stem.torch-cuda.json" "$stem.torch-cpu.json"
-	# The char-gpt peer (gan bench --what text times ours): steps/s and the
-	# validation loss after TEXT_STEPS (300) steps on the fortunes corpus.
+	# The char-gpt peer (gan bench --what text times ours): steps/s (a bench
+	# report, which the page sets beside ours) and the validation loss after
+	# TEXT_STEPS (300) steps on the fortunes corpus.
 	run "pytorch char-gpt cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_TEXT:-180}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_chargpt.py \
-		--threads "$threads" --steps "${TEXT_STEPS:-300}" --json "$stem.torch-chargpt.json" || echo "gpu-bench: PyTorch char-gpt failed (is the fortunes package installed?)" | tee -a "$log"
+		--threads "$threads" --steps "${TEXT_STEPS:-300}" --commit "$commit" --json "$stem.torch-chargpt.json" || echo "gpu-bench: PyTorch char-gpt failed (is the fortunes package installed?)" | tee -a "$log"
 	copy_out "$stem.torch-chargpt.json"
 	# The PixelCNN peer (gan bench --what pixelcnn times ours): the batch-64
 	# training step of the same network on the CPU.
@@ -173,7 +174,7 @@ if has_stage report; then
 	join() { local IFS=,; echo "$*"; }
 	gans=() torches=() gobs=()
 	[ -f "$stem.gan.json" ] && gans+=("$stem.gan.json")
-	for f in "$stem.torch-cuda.json" "$stem.torch-cpu.json" "$stem.torch-pixelcnn-cpu.json"; do [ -f "$f" ] && torches+=("$f"); done
+	for f in "$stem.torch-cuda.json" "$stem.torch-cpu.json" "$stem.torch-pixelcnn-cpu.json" "$stem.torch-chargpt.json"; do [ -f "$f" ] && torches+=("$f"); done
 	[ -f "$stem.gobench.txt" ] && gobs+=("$stem.gobench.txt")
 	{
 		echo "Made with \`scripts/build-bench-dist.sh\` (with CUDA where nvcc is present) on the build machine, then"

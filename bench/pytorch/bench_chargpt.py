@@ -20,8 +20,10 @@ counter-based generator) in which blocks are drawn, not in how.
 It trains --steps steps, timing them (the steps alone: no evaluation
 inside the timed span), and measures the validation loss as nanoGPT's
 estimate_loss (the mean of --eval-iters random validation batches) before
-the first and after the last step. Printed, and written as JSON with --json:
-steps/s and the validation losses.
+the first and after the last step. Printed, and written with --json as a
+bench report (the step's median time over --reps runs of consecutive
+steps, under gan bench's key, so that gan bench-report sets the two side
+by side; the printed figures in the run's "char_gpt" field).
 
     python3 bench/pytorch/bench_chargpt.py --steps 300 --threads 2
     gan bench --device cpu --what text        # our training step, same shape
@@ -29,14 +31,20 @@ steps/s and the validation losses.
 """
 
 import argparse
+import datetime
 import json
 import math
 import os
+import platform
+import sys
 import time
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_torch as bt  # noqa: E402  (schema, host description)
 
 FORTUNES = "/usr/share/games/fortunes"
 
@@ -156,7 +164,9 @@ def main():
     ap.add_argument("--eval-iters", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
-    ap.add_argument("--json", default="")
+    ap.add_argument("--json", default="", help="write the figures as a bench report (bench.Report), the peer of gan bench's char-gpt row")
+    ap.add_argument("--commit", default="")
+    ap.add_argument("--reps", type=int, default=5, help="repetitions the timed steps are split into (after the first tenth, a warm-up)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -185,7 +195,7 @@ def main():
         return s
 
     v0 = val_loss()
-    seconds, last = 0.0, float("nan")
+    seconds, last, per_step = 0.0, float("nan"), []
     for _ in range(a.steps):
         x, y = get_batch(train)
         t = time.perf_counter()
@@ -194,7 +204,8 @@ def main():
         loss.backward()
         opt.step()
         last = loss.item()
-        seconds += time.perf_counter() - t
+        per_step.append(time.perf_counter() - t)
+        seconds += per_step[-1]
     v = val_loss()
     nparams = sum(p.numel() for p in model.parameters())
     res = {"key": "char-gpt-train/b%d" % a.batch, "impl": "pytorch-eager", "device": "cpu", "threads": torch.get_num_threads(),
@@ -207,7 +218,36 @@ def main():
              a.steps / seconds, v0, v, v / math.log(2), last))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+            f.write(json.dumps(report(a, res, per_step, len(chars)), indent=1) + "\n")
+
+
+def report(a, res, per_step, vocab):
+    """A bench.Report whose one result is the char-gpt training step under
+    gan bench's key: the steps after the first tenth (a warm-up) cut into
+    --reps runs of consecutive steps, the median (min, max) of their mean
+    step times. The run's "char_gpt" field keeps every figure printed."""
+    timed = per_step[len(per_step) // 10:]
+    n = max(1, min(a.reps, len(timed)))
+    size = len(timed) // n
+    per_op = sorted(sum(timed[i * size:(i + 1) * size]) / size for i in range(n))
+    stat = {"median": per_op[n // 2] if n % 2 else (per_op[n // 2 - 1] + per_op[n // 2]) / 2,
+            "min": per_op[0], "max": per_op[-1], "reps": n, "iters": size}
+    sps = 1 / stat["median"]
+    name = os.path.basename(a.text) if a.text else "fortunes"
+    result = {"key": "char-gpt-step/b%d" % a.batch, "group": "text-step",
+              "label": "char-gpt step b%d×%d (%s, V %d)" % (a.batch, a.block, name, vocab), "batch": a.batch,
+              "seconds": stat, "value": sps, "unit": "steps/s", "images_per_s": sps * a.batch * a.block}
+    run = {"device": "cpu", "impl": "pytorch-eager", "device_name": bt.cpu_model(), "threads": torch.get_num_threads(),
+           "notes": [bt.blas_description()], "results": [result], "char_gpt": res}
+    return {
+        "schema": bt.SCHEMA, "tool": "pytorch",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": a.commit,
+        "host": {"cpu": bt.cpu_model(), "cores": os.cpu_count(), "os": sys.platform, "arch": platform.machine(),
+                 "runtime": f"Python {platform.python_version()}, PyTorch {torch.__version__}"},
+        "settings": {"reps": n, "min_rep_seconds": 0, "quick": False},
+        "runs": [run],
+    }
 
 
 if __name__ == "__main__":
