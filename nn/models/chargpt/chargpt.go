@@ -89,28 +89,17 @@ type block struct {
 // GPT is the model on one backend.
 type GPT struct {
 	model.Base
-	Vocab                *text.Vocab
-	V, C, H, T, L        int
-	P                    *nn.ParamSet
-	Opt                  *nn.Adam
-	wte, wpe, head       *nn.Param
-	blocks               []block
-	lnf                  *layer.LayerNormLayer
-	eye                  nn.Mat // V×V identity: one-hot targets are its rows
-	steps, evals, logits map[int]*program
-	stats                []float64
-	pos                  []int32
-	probs                []float64
-}
-
-// program is a compiled graph over n sequences.
-type program struct {
-	prog        *graph.Program
-	tok, tgt    *graph.Index
-	pos         *graph.Index
-	loss, out   *graph.Node
-	ids, tgtIDs []int32
-	host        []float32
+	Vocab          *text.Vocab
+	V, C, H, T, L  int
+	P              *nn.ParamSet
+	Opt            *nn.Adam
+	wte, wpe, head *nn.Param
+	blocks         []block
+	lnf            *layer.LayerNormLayer
+	progs          model.LMPrograms
+	stats          []float64
+	pos            []int32
+	probs          []float64
 }
 
 // New builds a char-gpt on b with weights drawn from cfg.Seed.
@@ -123,7 +112,7 @@ func New(b nn.Backend, cfg model.Config) (*GPT, error) {
 		return nil, err
 	}
 	m := &GPT{Base: model.Base{Cfg: cfg, B: b}, Vocab: vocab, V: vocab.Size(), C: cfg.Embd, H: cfg.Heads, T: cfg.Context, L: cfg.Layers,
-		steps: map[int]*program{}, evals: map[int]*program{}, logits: map[int]*program{}, stats: make([]float64, 2)}
+		stats: make([]float64, 2)}
 	m.P = nn.NewParamSetFrom(&nn.InitStreams{})
 	ln := func(name string) *layer.LayerNormLayer {
 		return &layer.LayerNormLayer{Shape: []int{m.C}, Eps: 1e-5, W: m.P.Add(name+".weight", m.C), B: m.P.Add(name+".bias", m.C)}
@@ -150,17 +139,10 @@ func New(b nn.Backend, cfg model.Config) (*GPT, error) {
 		m.Free()
 		return nil, err
 	}
-	if m.eye, err = b.Alloc(m.V, m.V); err != nil {
+	m.progs = model.LMPrograms{Name: "char-gpt", T: m.T, V: m.V, Forward: m.lmForward, Params: m.P, Opt: m.Opt}
+	if err := m.progs.Alloc(b); err != nil {
 		m.Free()
-		return nil, fmt.Errorf("char-gpt: %w", err)
-	}
-	eye := make([]float32, m.V*m.V)
-	for i := range m.V {
-		eye[i*m.V+i] = 1
-	}
-	if err := b.Upload(m.eye, eye); err != nil {
-		m.Free()
-		return nil, fmt.Errorf("char-gpt: %w", err)
+		return nil, err
 	}
 	m.init(cfg.Seed)
 	return m, b.Sync()
@@ -188,21 +170,12 @@ func (m *GPT) init(seed uint64) {
 
 // Free releases everything allocated on the backend.
 func (m *GPT) Free() {
-	for _, ps := range []map[int]*program{m.steps, m.evals, m.logits} {
-		for _, p := range ps {
-			p.prog.Free()
-		}
-	}
-	m.steps, m.evals, m.logits = map[int]*program{}, map[int]*program{}, map[int]*program{}
+	m.progs.Free()
 	if m.Opt != nil {
 		m.Opt.Free()
 		m.Opt = nil
 	}
 	m.P.Free(m.B)
-	if !m.eye.Empty() {
-		m.B.Free(m.eye)
-		m.eye = nn.Mat{}
-	}
 }
 
 // Nets is the one network, named "GPT" in checkpoints.
@@ -247,148 +220,33 @@ func (m *GPT) forward(g *graph.Graph, n int, tok, pos *graph.Index, train bool) 
 	return g.MatMul(x, g.Param(m.head), false, true)
 }
 
-// kind of program.
-const (
-	kindStep = iota
-	kindEval
-	kindLogits
-)
-
-func (m *GPT) build(n, kind int) (*program, error) {
-	g := graph.New()
-	p := &program{ids: make([]int32, n*m.T), tgtIDs: make([]int32, n*m.T)}
-	p.tok, p.pos = g.Indices("tokens", n*m.T), g.Indices("positions", n*m.T)
-	logits := m.forward(g, n, p.tok, p.pos, kind == kindStep)
-	var eye *graph.Node
-	if kind == kindLogits {
-		p.out = logits
-		g.Output(logits)
-		p.host = make([]float32, n*m.T*m.V)
-	} else {
-		p.tgt = g.Indices("targets", n*m.T)
-		eye = g.Input("one-hot", graph.Shape{m.V, m.V})
-		p.loss, _ = g.SoftmaxCE(logits, g.GatherRows(eye, p.tgt))
-		if kind == kindStep {
-			g.Backward(p.loss, m.P)
-			g.Update(m.Opt)
+// lmForward is the forward pass of [model.LMPrograms]: the logits of n
+// sequences and, to finish the compiled program, the positions of their
+// tokens.
+func (m *GPT) lmForward(g *graph.Graph, n int, tok *graph.Index, train bool) (*graph.Node, func(*graph.Program) error) {
+	posIdx := g.Indices("positions", n*m.T)
+	logits := m.forward(g, n, tok, posIdx, train)
+	return logits, func(prog *graph.Program) error {
+		pos := make([]int32, n*m.T)
+		for i := range pos {
+			pos[i] = int32(i % m.T)
 		}
-		g.Fetch(p.loss)
+		return prog.SetIndices(posIdx, pos)
 	}
-	prog, err := g.Compile(m.B)
-	if err != nil {
-		return nil, fmt.Errorf("char-gpt program: %w", err)
-	}
-	p.prog = prog
-	if eye != nil {
-		if err := prog.Bind(eye, m.eye); err != nil {
-			prog.Free()
-			return nil, err
-		}
-	}
-	pos := make([]int32, n*m.T)
-	for i := range pos {
-		pos[i] = int32(i % m.T)
-	}
-	if err := prog.SetIndices(p.pos, pos); err != nil {
-		prog.Free()
-		return nil, err
-	}
-	return p, nil
-}
-
-func (m *GPT) program(n, kind int) (*program, error) {
-	cache := []map[int]*program{m.steps, m.evals, m.logits}[kind]
-	if p := cache[n]; p != nil {
-		return p, nil
-	}
-	p, err := m.build(n, kind)
-	if err != nil {
-		return nil, err
-	}
-	cache[n] = p
-	return p, nil
-}
-
-// setTokens splits sequences of T+1 ids into inputs and targets.
-func (m *GPT) setTokens(p *program, tokens []int32) error {
-	if err := text.NextChars("char-gpt", tokens, m.T, m.V, false, p.ids, p.tgtIDs); err != nil {
-		return err
-	}
-	if err := p.prog.SetIndices(p.tok, p.ids); err != nil {
-		return err
-	}
-	return p.prog.SetIndices(p.tgt, p.tgtIDs)
-}
-
-func (m *GPT) sequences(tokens []int32) (int, error) {
-	return text.Sequences("char-gpt", tokens, m.T, m.Cfg.Batch)
 }
 
 // TrainStep does one Adam step on the batch's Tokens.
 func (m *GPT) TrainStep(b *model.Batch) ([]float64, error) {
-	n, err := m.sequences(b.Tokens)
-	if err != nil {
-		return nil, fmt.Errorf("train step: %w", err)
-	}
-	p, err := m.program(n, kindStep)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.setTokens(p, b.Tokens); err != nil {
-		return nil, err
-	}
-	err = p.prog.Run(m.Cfg.Seed, uint64(m.Step()))
-	m.Advance()
-	if err != nil {
-		return nil, fmt.Errorf("train step %d: %w", m.Step(), err)
-	}
-	m.stats[0] = float64(p.prog.Value(p.loss))
-	return m.stats, model.Finite(m.Step(), m.Stats(), m.stats)
+	return m.progs.TrainStep(&m.Base, b.Tokens, m.stats, m.Stats())
 }
 
 // Loss is the mean next-character cross-entropy of tokens in evaluation
 // mode.
-func (m *GPT) Loss(tokens []int32) (float64, error) {
-	n, err := m.sequences(tokens)
-	if err != nil {
-		return 0, err
-	}
-	p, err := m.program(n, kindEval)
-	if err != nil {
-		return 0, err
-	}
-	if err := m.setTokens(p, tokens); err != nil {
-		return 0, err
-	}
-	if err := p.prog.Run(m.Cfg.Seed, uint64(m.Step())); err != nil {
-		return 0, fmt.Errorf("char-gpt loss: %w", err)
-	}
-	return float64(p.prog.Value(p.loss)), nil
-}
+func (m *GPT) Loss(tokens []int32) (float64, error) { return m.progs.Loss(&m.Base, tokens) }
 
 // Logits writes the logits of the T ids (one sequence) to out (T·V
 // values, row j predicting the character after ids[j]).
-func (m *GPT) Logits(ids []int32, out []float32) error {
-	if len(ids) != m.T || len(out) != m.T*m.V {
-		return fmt.Errorf("char-gpt logits: %d ids, %d outputs: want %d and %d", len(ids), len(out), m.T, m.T*m.V)
-	}
-	p, err := m.program(1, kindLogits)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if id < 0 || int(id) >= m.V {
-			return fmt.Errorf("char-gpt: token id %d outside the vocabulary of %d", id, m.V)
-		}
-	}
-	if err := p.prog.SetIndices(p.tok, ids); err != nil {
-		return err
-	}
-	if err := p.prog.Run(m.Cfg.Seed, uint64(m.Step())); err != nil {
-		return fmt.Errorf("char-gpt logits: %w", err)
-	}
-	return m.B.Download(out, p.prog.Mat(p.out))
-}
+func (m *GPT) Logits(ids []int32, out []float32) error { return m.progs.Logits(&m.Base, ids, out) }
 
 // Sample draws n characters after prompt with the key/value cache of
 // [GPT.SampleCached].

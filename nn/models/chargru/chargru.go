@@ -95,28 +95,18 @@ func validate(c model.Config) error {
 // RNN is the model on one backend.
 type RNN struct {
 	model.Base
-	Vocab                *text.Vocab
-	Cell                 layer.Cell
-	V, E, H, T, L        int
-	P                    *nn.ParamSet
-	Opt                  *nn.Adam
-	enc                  *layer.EmbeddingLayer
-	rnn                  *layer.RNNLayer
-	dec                  *layer.LinearLayer
-	eye                  nn.Mat // V×V identity: one-hot targets are its rows
-	steps, evals, logits map[int]*program
-	sampler              *stepper
-	stats                []float64
-	probs                []float64
-}
-
-// program is a compiled graph over n sequences of T characters, with the
-// tokens time-major (row t·n+i is character t of sequence i).
-type program struct {
-	prog        *graph.Program
-	tok, tgt    *graph.Index
-	loss, out   *graph.Node
-	ids, tgtIDs []int32
+	Vocab         *text.Vocab
+	Cell          layer.Cell
+	V, E, H, T, L int
+	P             *nn.ParamSet
+	Opt           *nn.Adam
+	enc           *layer.EmbeddingLayer
+	rnn           *layer.RNNLayer
+	dec           *layer.LinearLayer
+	progs         model.LMPrograms
+	sampler       *stepper
+	stats         []float64
+	probs         []float64
 }
 
 // New builds a char-gru on b with weights drawn from cfg.Seed.
@@ -133,7 +123,7 @@ func New(b nn.Backend, cfg model.Config) (*RNN, error) {
 		return nil, err
 	}
 	m := &RNN{Base: model.Base{Cfg: cfg, B: b}, Vocab: vocab, Cell: cell, V: vocab.Size(), E: cfg.Embd, H: cfg.Hidden, T: cfg.Context, L: cfg.Layers,
-		steps: map[int]*program{}, evals: map[int]*program{}, logits: map[int]*program{}, stats: make([]float64, 2)}
+		stats: make([]float64, 2)}
 	m.P = nn.NewParamSetFrom(&nn.InitStreams{})
 	m.enc = layer.NewEmbedding(m.P, "encoder", m.V, m.E)
 	m.rnn = layer.NewRNN(m.P, "rnn", cell, m.E, m.H, m.L, cfg.Dropout)
@@ -145,17 +135,10 @@ func New(b nn.Backend, cfg model.Config) (*RNN, error) {
 		m.Free()
 		return nil, err
 	}
-	if m.eye, err = b.Alloc(m.V, m.V); err != nil {
+	m.progs = model.LMPrograms{Name: "char-gru", T: m.T, V: m.V, TimeMajor: true, Forward: m.lmForward, Params: m.P, Opt: m.Opt}
+	if err := m.progs.Alloc(b); err != nil {
 		m.Free()
-		return nil, fmt.Errorf("char-gru: %w", err)
-	}
-	eye := make([]float32, m.V*m.V)
-	for i := range m.V {
-		eye[i*m.V+i] = 1
-	}
-	if err := b.Upload(m.eye, eye); err != nil {
-		m.Free()
-		return nil, fmt.Errorf("char-gru: %w", err)
+		return nil, err
 	}
 	m.enc.Init(b, cfg.Seed)
 	m.rnn.Init(b, cfg.Seed)
@@ -165,12 +148,7 @@ func New(b nn.Backend, cfg model.Config) (*RNN, error) {
 
 // Free releases everything allocated on the backend.
 func (m *RNN) Free() {
-	for _, ps := range []map[int]*program{m.steps, m.evals, m.logits} {
-		for _, p := range ps {
-			p.prog.Free()
-		}
-	}
-	m.steps, m.evals, m.logits = map[int]*program{}, map[int]*program{}, map[int]*program{}
+	m.progs.Free()
 	if m.sampler != nil {
 		m.sampler.free(m.B)
 		m.sampler = nil
@@ -180,10 +158,6 @@ func (m *RNN) Free() {
 		m.Opt = nil
 	}
 	m.P.Free(m.B)
-	if !m.eye.Empty() {
-		m.B.Free(m.eye)
-		m.eye = nn.Mat{}
-	}
 }
 
 // Nets is the one network, named "RNN" in checkpoints.
@@ -219,138 +193,26 @@ func (m *RNN) forward(g *graph.Graph, t int, tok *graph.Index, h0 *layer.RNNStat
 	return m.dec.Forward(ctx, drop(out)), st
 }
 
-// kind of program.
-const (
-	kindStep = iota
-	kindEval
-	kindLogits
-)
-
-func (m *RNN) build(n, kind int) (*program, error) {
-	g := graph.New()
-	p := &program{ids: make([]int32, n*m.T), tgtIDs: make([]int32, n*m.T)}
-	p.tok = g.Indices("tokens", n*m.T)
-	logits, _ := m.forward(g, m.T, p.tok, nil, kind == kindStep)
-	var eye *graph.Node
-	if kind == kindLogits {
-		p.out = logits
-		g.Output(logits)
-	} else {
-		p.tgt = g.Indices("targets", n*m.T)
-		eye = g.Input("one-hot", graph.Shape{m.V, m.V})
-		p.loss, _ = g.SoftmaxCE(logits, g.GatherRows(eye, p.tgt))
-		if kind == kindStep {
-			g.Backward(p.loss, m.P)
-			g.Update(m.Opt)
-		}
-		g.Fetch(p.loss)
-	}
-	prog, err := g.Compile(m.B)
-	if err != nil {
-		return nil, fmt.Errorf("char-gru program: %w", err)
-	}
-	p.prog = prog
-	if eye != nil {
-		if err := prog.Bind(eye, m.eye); err != nil {
-			prog.Free()
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-func (m *RNN) program(n, kind int) (*program, error) {
-	cache := []map[int]*program{m.steps, m.evals, m.logits}[kind]
-	if p := cache[n]; p != nil {
-		return p, nil
-	}
-	p, err := m.build(n, kind)
-	if err != nil {
-		return nil, err
-	}
-	cache[n] = p
-	return p, nil
-}
-
-// setTokens splits sequences of T+1 ids into time-major inputs and targets.
-func (m *RNN) setTokens(p *program, tokens []int32) error {
-	if err := text.NextChars("char-gru", tokens, m.T, m.V, true, p.ids, p.tgtIDs); err != nil {
-		return err
-	}
-	if err := p.prog.SetIndices(p.tok, p.ids); err != nil {
-		return err
-	}
-	return p.prog.SetIndices(p.tgt, p.tgtIDs)
-}
-
-func (m *RNN) sequences(tokens []int32) (int, error) {
-	return text.Sequences("char-gru", tokens, m.T, m.Cfg.Batch)
+// lmForward is the forward pass of [model.LMPrograms]: the time-major
+// logits of n sequences from the zero state.
+func (m *RNN) lmForward(g *graph.Graph, n int, tok *graph.Index, train bool) (*graph.Node, func(*graph.Program) error) {
+	logits, _ := m.forward(g, m.T, tok, nil, train)
+	return logits, nil
 }
 
 // TrainStep does one Adam step on the batch's Tokens.
 func (m *RNN) TrainStep(b *model.Batch) ([]float64, error) {
-	n, err := m.sequences(b.Tokens)
-	if err != nil {
-		return nil, fmt.Errorf("train step: %w", err)
-	}
-	p, err := m.program(n, kindStep)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.setTokens(p, b.Tokens); err != nil {
-		return nil, err
-	}
-	err = p.prog.Run(m.Cfg.Seed, uint64(m.Step()))
-	m.Advance()
-	if err != nil {
-		return nil, fmt.Errorf("train step %d: %w", m.Step(), err)
-	}
-	m.stats[0] = float64(p.prog.Value(p.loss))
-	return m.stats, model.Finite(m.Step(), m.Stats(), m.stats)
+	return m.progs.TrainStep(&m.Base, b.Tokens, m.stats, m.Stats())
 }
 
 // Loss is the mean next-character cross-entropy of tokens in evaluation
 // mode, each sequence from the zero state.
-func (m *RNN) Loss(tokens []int32) (float64, error) {
-	n, err := m.sequences(tokens)
-	if err != nil {
-		return 0, err
-	}
-	p, err := m.program(n, kindEval)
-	if err != nil {
-		return 0, err
-	}
-	if err := m.setTokens(p, tokens); err != nil {
-		return 0, err
-	}
-	if err := p.prog.Run(m.Cfg.Seed, uint64(m.Step())); err != nil {
-		return 0, fmt.Errorf("char-gru loss: %w", err)
-	}
-	return float64(p.prog.Value(p.loss)), nil
-}
+func (m *RNN) Loss(tokens []int32) (float64, error) { return m.progs.Loss(&m.Base, tokens) }
 
 // Logits writes the logits of the T ids (one sequence, from the zero
 // state) to out (T·V values, row j predicting the character after
 // ids[j]).
-func (m *RNN) Logits(ids []int32, out []float32) error {
-	if len(ids) != m.T || len(out) != m.T*m.V {
-		return fmt.Errorf("char-gru logits: %d ids, %d outputs: want %d and %d", len(ids), len(out), m.T, m.T*m.V)
-	}
-	if err := m.checkIDs(ids); err != nil {
-		return err
-	}
-	p, err := m.program(1, kindLogits)
-	if err != nil {
-		return err
-	}
-	if err := p.prog.SetIndices(p.tok, ids); err != nil {
-		return err
-	}
-	if err := p.prog.Run(m.Cfg.Seed, uint64(m.Step())); err != nil {
-		return fmt.Errorf("char-gru logits: %w", err)
-	}
-	return m.B.Download(out, p.prog.Mat(p.out))
-}
+func (m *RNN) Logits(ids []int32, out []float32) error { return m.progs.Logits(&m.Base, ids, out) }
 
 func (m *RNN) checkIDs(ids []int32) error {
 	for _, id := range ids {
