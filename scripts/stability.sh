@@ -2,7 +2,8 @@
 # scripts/stability.sh: the stability study of issue 11. Trains the seed MLP
 # architecture (G 100-256-512-1024-784) with the seed's BCE objective and with
 # WGAN-GP (the MLP critic of PyTorch-GAN's wgan_gp, λ = 10, 5 critic steps per
-# G step, Adam 1e-4, betas (0.5, 0.9)) for each seed, with the same training
+# G step, Adam 2e-4 for G and 4e-4 for the critic, betas (0.5, 0.999): the
+# seed model's defaults for --loss wgan-gp) for each seed, with the same training
 # time per run, and writes a markdown table to docs/stability.md.
 #
 # Equal time: the machine may be shared with other work whose load changes
@@ -129,7 +130,7 @@ done
 	echo "per-epoch evaluations included."
 	echo "bce is the seed's configuration (D with dropout, Adam 2e-4, betas (0.9, 0.999));"
 	echo "wgan-gp is \`--loss wgan-gp\` (the MLP critic 784-512-256-1, λ = 10, 5 critic steps"
-	echo "per G step, Adam 1e-4, betas (0.5, 0.9)). \"10 classes at epoch\" is the first"
+	echo "per G step, Adam 2e-4 for G and 4e-4 for the critic, betas (0.5, 0.999)). \"10 classes at epoch\" is the first"
 	echo "per-epoch evaluation ($EVAL_N samples; the last one after the final partial epoch)"
 	echo "at which every class holds at least 2% of the samples; \"min classes\" is the fewest"
 	echo "classes covered at any evaluation after the first epoch; the final classes and FID are"

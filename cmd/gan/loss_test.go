@@ -13,7 +13,9 @@ import (
 )
 
 // TestLossFlags: --loss wgan-gp brings the paper's Adam settings and 5
-// critic steps unless --lr or --n-critic say otherwise; other losses keep
+// critic steps (for the seed model's MLP critic, PyTorch-GAN's Adam with
+// the critic at twice G's rate) unless --lr, --d-lr or --n-critic say
+// otherwise; other losses keep
 // the family's; bad values are one-line errors naming the flag (--arch's
 // through the family's validation).
 func TestLossFlags(t *testing.T) {
@@ -27,13 +29,28 @@ func TestLossFlags(t *testing.T) {
 	c, err := parse("--loss", "wgan-gp")
 	require.NoError(t, err)
 	assert.Equal(t, "wgan-gp", c.Loss)
-	assert.Equal(t, float32(1e-4), c.LR)
-	assert.Equal(t, [2]float32{0.5, 0.9}, [2]float32{c.Beta1, c.Beta2})
+	assert.Equal(t, float32(2e-4), c.LR, "the seed model's MLP critic: PyTorch-GAN's wgan_gp settings")
+	assert.Equal(t, float32(4e-4), c.DLR, "the critic at twice G's rate")
+	assert.Equal(t, [2]float32{0.5, 0.999}, [2]float32{c.Beta1, c.Beta2})
 	assert.Equal(t, 5, c.NCritic)
 	c, err = parse("--loss", "wgan-gp", "--lr", "3e-4", "--n-critic", "2")
 	require.NoError(t, err)
 	assert.Equal(t, float32(3e-4), c.LR)
+	assert.Equal(t, float32(6e-4), c.DLR)
 	assert.Equal(t, 2, c.NCritic)
+	c, err = parse("--loss", "wgan-gp", "--d-lr", "1e-4")
+	require.NoError(t, err)
+	assert.Equal(t, [2]float32{2e-4, 1e-4}, [2]float32{c.LR, c.DLR})
+	c, err = parse("--loss", "wgan-gp", "--arch", "conv")
+	require.NoError(t, err)
+	assert.Equal(t, float32(1e-4), c.LR, "the paper's networks keep the paper's settings")
+	assert.Equal(t, float32(0), c.DLR)
+	assert.Equal(t, [2]float32{0.5, 0.9}, [2]float32{c.Beta1, c.Beta2})
+	assert.Equal(t, 5, c.NCritic)
+	c, err = parse("--model", "cgan", "--loss", "wgan-gp")
+	require.NoError(t, err)
+	assert.Equal(t, float32(1e-4), c.LR, "other families keep the loss's settings")
+	assert.Equal(t, float32(0), c.DLR)
 	c, err = parse("--loss", "hinge")
 	require.NoError(t, err)
 	assert.Equal(t, float32(2e-4), c.LR)
@@ -50,6 +67,7 @@ func TestLossFlags(t *testing.T) {
 	}{
 		{[]string{"--loss", "wgan"}, "--loss \"wgan\": must be one of bce, lsgan, hinge, wgan-gp"},
 		{[]string{"--n-critic", "0"}, "--n-critic 0: must be at least 1"},
+		{[]string{"--d-lr", "-1"}, "--d-lr -1: must be a positive number"},
 		{[]string{"--arch", "resnet"}, `arch "resnet"`},
 	} {
 		code, _, stderr := gan(append([]string{"train", "--out", t.TempDir()}, tc.args...)...)

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"gan/nn"
@@ -100,7 +101,7 @@ func fromStateDict(b nn.Backend, t *nn.Tensors, flag, path string, cfg model.Con
 type configFlags struct {
 	model, dataset string
 	epochs, batch  int
-	lr             float64
+	lr, dlr        float64
 	seed           uint64
 	channels, size int // 0: the family's own
 	loss           string
@@ -115,12 +116,13 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.model, "model", defaultModel, "model family (gan models lists them)")
 	fs.IntVar(&c.epochs, "epochs", def.Epochs, "number of epochs (the default is the seed model's; another --model has its own)")
 	fs.IntVar(&c.batch, "batch", def.Batch, "batch size (the default is the seed model's; another --model has its own)")
-	fs.Float64Var(&c.lr, "lr", shortestFloat(def.LR), "Adam learning rate of every network (the default is the seed model's; another --model has its own)")
+	fs.Float64Var(&c.lr, "lr", shortestFloat(def.LR), "Adam learning rate of every network but a GAN's D where --d-lr is given (the default is the seed model's; another --model has its own)")
+	fs.Float64Var(&c.dlr, "d-lr", 0, "a GAN's D (critic) learning rate where it differs from --lr (0: --lr; the seed model's wgan-gp defaults it to twice --lr)")
 	fs.Uint64Var(&c.seed, "seed", def.Seed, "seed of every random number (init, noise, dropout, shuffle)")
 	fs.StringVar(&c.dataset, "dataset", def.Dataset, "mnist or fashion (the default is the model's)")
 	fs.IntVar(&c.channels, "channels", 0, "image channels, 1 (gray) or 3 (RGB), for a family that takes them, e.g. dcgan (0: the family's own; the seed model makes 1×28×28)")
 	fs.IntVar(&c.size, "size", 0, "image side in pixels for a family that takes any square size, e.g. dcgan (0: the family's own)")
-	fs.StringVar(&c.loss, "loss", "", "GAN objective: "+strings.Join(ganloss.Names, ", ")+" (default the family's own, bce for the seed model); wgan-gp also defaults --lr 1e-4, Adam betas (0.5, 0.9) and --n-critic 5")
+	fs.StringVar(&c.loss, "loss", "", "GAN objective: "+strings.Join(ganloss.Names, ", ")+" (default the family's own, bce for the seed model); wgan-gp also defaults --lr 1e-4, Adam betas (0.5, 0.9) and --n-critic 5, and for the seed model's MLP critic --lr 2e-4, betas (0.5, 0.999), --d-lr twice --lr and --n-critic 5")
 	fs.IntVar(&c.nCritic, "n-critic", 1, "D (critic) steps per G step; each D step takes its own batch (default 1, or the --loss's own: 5 for wgan-gp)")
 	fs.StringVar(&c.arch, "arch", "", "architecture preset of --model (default the family's own); seed-mlp-gan: mlp, or conv for the WGAN-GP paper's convolutional generator (z of 128) and critic; cgan: mlp, or dcgan for the conditional DCGAN")
 }
@@ -172,21 +174,37 @@ func (c *configFlags) config(set map[string]bool) (model.Config, error) {
 		}
 		cfg.Size = c.size
 	}
+	if set["arch"] {
+		cfg.Arch = c.arch
+	}
 	if set["loss"] {
 		if err := ganloss.Check(c.loss); err != nil {
 			return model.Config{}, usagef("--loss %q: must be one of %s", c.loss, strings.Join(ganloss.Names, ", "))
 		}
 		cfg.Loss = c.loss
-		if d, ok := ganloss.Defaults(c.loss); ok && c.loss != f.Defaults().Loss {
-			// The loss's own settings, under those given explicitly.
+		d, ok := ganloss.Defaults(c.loss)
+		if f.LossDefaults != nil {
+			if fd, fok := f.LossDefaults(c.loss, cfg.Arch); fok {
+				d, ok = fd, true
+			}
+		}
+		if ok && c.loss != f.Defaults().Loss {
+			// The loss's own settings (the family's for it, where it
+			// has them), under those given explicitly.
 			cfg.Beta1, cfg.Beta2, cfg.NCritic = d.Beta1, d.Beta2, d.NCritic
 			if !set["lr"] {
 				cfg.LR = d.LR
 			}
+			if d.DScale > 0 {
+				cfg.DLR = d.DScale * cfg.LR
+			}
 		}
 	}
-	if set["arch"] {
-		cfg.Arch = c.arch
+	if set["d-lr"] {
+		if !(c.dlr > 0) || math.IsInf(c.dlr, 0) {
+			return model.Config{}, usagef("--d-lr %g: must be a positive number", c.dlr)
+		}
+		cfg.DLR = float32(c.dlr)
 	}
 	if set["n-critic"] {
 		if c.nCritic < 1 {

@@ -199,8 +199,12 @@ flags:`)
 	}
 	r.log = stdout
 
-	fmt.Fprintf(stdout, "training %s on %s: %d images (%s), %d epochs of batch %d, lr %g, seed %d, from step %d; output in %s\n",
-		cfg.Model, b.Name(), data.N, data.Name, cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, m.Step(), f.out)
+	lr := fmt.Sprintf("lr %g", cfg.LR)
+	if cfg.DLR > 0 {
+		lr += fmt.Sprintf(" (D %g)", cfg.DLR)
+	}
+	fmt.Fprintf(stdout, "training %s on %s: %d images (%s), %d epochs of batch %d, %s, seed %d, from step %d; output in %s\n",
+		cfg.Model, b.Name(), data.N, data.Name, cfg.Epochs, cfg.Batch, lr, cfg.Seed, m.Step(), f.out)
 	stats := m.Stats()
 	bar := newProgress(stderr, stats)
 	startStep := m.Step()
@@ -308,6 +312,7 @@ func reconcileResume(ck *model.Config, asked model.Config, set map[string]bool) 
 	}{
 		{"batch", asked.Batch != ck.Batch},
 		{"lr", asked.LR != ck.LR},
+		{"d-lr", asked.DLR != ck.DLR},
 		{"seed", asked.Seed != ck.Seed},
 		{"dataset", asked.Dataset != ck.Dataset},
 		{"loss", asked.Loss != ck.Loss},

@@ -15,7 +15,8 @@ type GANPair struct {
 }
 
 // Alloc allocates both parameter sets on b and an Adam optimiser with c's
-// settings for each.
+// settings for each: learning rate c.LR for G, and c.DLR (c.LR where 0)
+// for D.
 func (p *GANPair) Alloc(b nn.Backend, c Config) error {
 	if err := p.PG.Alloc(b); err != nil {
 		return fmt.Errorf("G: %w", err)
@@ -27,7 +28,11 @@ func (p *GANPair) Alloc(b nn.Backend, c Config) error {
 	if p.OptG, err = nn.NewAdam(b, p.PG, c.LR, c.Beta1, c.Beta2, c.Eps); err != nil {
 		return err
 	}
-	p.OptD, err = nn.NewAdam(b, p.PD, c.LR, c.Beta1, c.Beta2, c.Eps)
+	dlr := c.LR
+	if c.DLR > 0 {
+		dlr = c.DLR
+	}
+	p.OptD, err = nn.NewAdam(b, p.PD, dlr, c.Beta1, c.Beta2, c.Eps)
 	return err
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	Loss string `json:"loss,omitempty"`
 	// NCritic is the number of D (critic) steps per G step (0: 1).
 	NCritic int `json:"n_critic,omitempty"`
+	// DLR is a GAN's D (critic) learning rate where it differs from G's
+	// (the two time-scale update rule; 0: LR for both networks).
+	DLR float32 `json:"d_lr,omitempty"`
 	// Arch selects a family's architecture preset (e.g. "mlp" or "dcgan"
 	// for the conditional GAN; empty: the family's default).
 	Arch string `json:"arch,omitempty"`
@@ -97,6 +100,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("epochs %d: must be at least 1", c.Epochs)
 	case !(c.LR > 0) || math.IsInf(float64(c.LR), 0):
 		return fmt.Errorf("lr %g: must be a positive number", c.LR)
+	case !(c.DLR >= 0) || math.IsInf(float64(c.DLR), 0):
+		return fmt.Errorf("d_lr %g: must be a positive number (0: lr)", c.DLR)
 	case !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1):
 		return fmt.Errorf("betas (%g, %g): must be in [0, 1)", c.Beta1, c.Beta2)
 	case !(c.Eps > 0):

@@ -21,6 +21,23 @@ type Family struct {
 	Validate func(Config) error
 	// New builds a freshly initialised model on b.
 	New func(b nn.Backend, cfg Config) (Model, error)
+	// LossDefaults returns the family's own settings for a GAN loss on
+	// the architecture preset arch (Config.Arch) where they differ from
+	// the loss's (package ganloss's Defaults); ok false, or a nil
+	// LossDefaults, means the loss's.
+	LossDefaults func(loss, arch string) (s LossSettings, ok bool)
+}
+
+// LossSettings are the optimiser settings and critic steps a GAN loss is
+// trained with by default.
+type LossSettings struct {
+	// LR, Beta1 and Beta2 are Adam's learning rate and betas.
+	LR, Beta1, Beta2 float32
+	// DScale is D's learning rate as a multiple of LR (Config.DLR; 0:
+	// the same rate as G).
+	DScale float32
+	// NCritic is the number of critic steps per G step.
+	NCritic int
 }
 
 var families = map[string]Family{}

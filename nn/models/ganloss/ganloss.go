@@ -87,11 +87,8 @@ func Check(name string) error {
 }
 
 // Settings are the optimiser settings and critic steps a loss is trained
-// with by default.
-type Settings struct {
-	LR, Beta1, Beta2 float32
-	NCritic          int
-}
+// with by default (a family may have its own: model.Family.LossDefaults).
+type Settings = model.LossSettings
 
 // Defaults returns the settings of the paper that introduced loss name
 // when it prescribes its own (wgan-gp: Adam lr 1e-4, betas (0.5, 0.9),

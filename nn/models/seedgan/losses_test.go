@@ -20,8 +20,10 @@ import (
 	"gan/nn/ref"
 )
 
-// wganConfig is the wgan-gp configuration gan train --loss wgan-gp makes:
-// the seed's, with the paper's Adam settings and 5 critic steps.
+// wganConfig is the seed's configuration with loss wgan-gp and package
+// ganloss's settings for it (the paper's Adam settings and 5 critic
+// steps); gan train --loss wgan-gp trains the MLP critic with the family's
+// WGANDefaults instead (TestWGANDefaults).
 func wganConfig() model.Config {
 	c := DefaultConfig()
 	c.Loss = ganloss.WGANGP
@@ -447,4 +449,34 @@ func TestConvCriticTrains(t *testing.T) {
 		t.Logf("step %d: d_loss %.4f g_loss %.4f W %.4f gp %.4f", p.Step, p.Stats[0], p.Stats[1], p.Stats[2], p.Stats[3])
 		return nil
 	}}))
+}
+
+// TestWGANDefaults: the family's own settings for wgan-gp on the MLP
+// critic are WGANDefaults (the conv preset and the other losses keep the
+// loss's), and a configuration's DLR is D's Adam learning rate while G
+// keeps LR (DLR 0: both at LR).
+func TestWGANDefaults(t *testing.T) {
+	f, err := model.Lookup(Name)
+	require.NoError(t, err)
+	require.NotNil(t, f.LossDefaults)
+	s, ok := f.LossDefaults(ganloss.WGANGP, "")
+	assert.True(t, ok)
+	assert.Equal(t, model.LossSettings{LR: 2e-4, Beta1: 0.5, Beta2: 0.999, DScale: 2, NCritic: 5}, s)
+	_, ok = f.LossDefaults(ganloss.WGANGP, ArchConv)
+	assert.False(t, ok, "the paper's networks keep the paper's settings")
+	_, ok = f.LossDefaults(ganloss.Hinge, "")
+	assert.False(t, ok)
+
+	b := cpu.New()
+	defer b.Close()
+	c := wganConfig()
+	c.LR, c.DLR = 2e-4, 4e-4
+	m := newGAN(t, b, c)
+	assert.Equal(t, [2]float32{2e-4, 4e-4}, [2]float32{m.OptG.LR, m.OptD.LR})
+	c.DLR = 0
+	m = newGAN(t, b, c)
+	assert.Equal(t, [2]float32{2e-4, 2e-4}, [2]float32{m.OptG.LR, m.OptD.LR})
+	c.DLR = -1
+	_, err = New(b, c)
+	assert.ErrorContains(t, err, "d_lr -1")
 }

@@ -67,11 +67,12 @@ func DefaultConfig() model.Config {
 
 func init() {
 	model.Register(model.Family{
-		Name:     Name,
-		Summary:  "the seed's MNIST GAN: MLP G 100-256-512-1024-784, D 784-1024-512-256-1 with dropout, BCE, Adam 2e-4",
-		Defaults: DefaultConfig,
-		Validate: validate,
-		New:      func(b nn.Backend, cfg model.Config) (model.Model, error) { return New(b, cfg) },
+		Name:         Name,
+		Summary:      "the seed's MNIST GAN: MLP G 100-256-512-1024-784, D 784-1024-512-256-1 with dropout, BCE, Adam 2e-4",
+		Defaults:     DefaultConfig,
+		Validate:     validate,
+		New:          func(b nn.Backend, cfg model.Config) (model.Model, error) { return New(b, cfg) },
+		LossDefaults: lossDefaults,
 	})
 }
 
