@@ -68,6 +68,7 @@ func TestLossFlags(t *testing.T) {
 		{[]string{"--loss", "wgan"}, "--loss \"wgan\": must be one of bce, lsgan, hinge, wgan-gp"},
 		{[]string{"--n-critic", "0"}, "--n-critic 0: must be at least 1"},
 		{[]string{"--d-lr", "-1"}, "--d-lr -1: must be a positive number"},
+		{[]string{"--model", "vae", "--d-lr", "1e-3"}, "d-lr 0.001: the VAE families train their own bound"},
 		{[]string{"--arch", "resnet"}, `arch "resnet"`},
 	} {
 		code, _, stderr := gan(append([]string{"train", "--out", t.TempDir()}, tc.args...)...)

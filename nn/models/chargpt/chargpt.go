@@ -65,8 +65,8 @@ func validate(c model.Config) error {
 		return fmt.Errorf("block %d: must be between 1 and 4096", c.Context)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return fmt.Errorf("dropout %g: must be in [0, 1)", c.Dropout)
-	case c.Loss != "" || c.Arch != "":
-		return fmt.Errorf("loss %q, arch %q: char-gpt has neither", c.Loss, c.Arch)
+	case c.Loss != "" || c.Arch != "" || c.DLR != 0:
+		return fmt.Errorf("loss %q, arch %q, d-lr %g: char-gpt has none of them", c.Loss, c.Arch, c.DLR)
 	case c.Batch*c.Context > 1<<20:
 		return fmt.Errorf("batch %d × block %d: more than 2²⁰ characters per step", c.Batch, c.Context)
 	}

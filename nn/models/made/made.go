@@ -70,8 +70,8 @@ func validate(c model.Config) error {
 	if c.Hidden < 0 || c.Hidden > 1<<15 {
 		return fmt.Errorf("hidden %d: must be between 1 and 32768", c.Hidden)
 	}
-	if c.Loss != "" {
-		return fmt.Errorf("loss %q: MADE trains by maximum likelihood", c.Loss)
+	if c.Loss != "" || c.DLR != 0 {
+		return fmt.Errorf("loss %q, d-lr %g: MADE trains by maximum likelihood", c.Loss, c.DLR)
 	}
 	return nil
 }

@@ -89,8 +89,8 @@ func validate(c model.Config) error {
 	if c.Orders > 1 {
 		return fmt.Errorf("orders %d: PixelCNN has the one raster order", c.Orders)
 	}
-	if c.Loss != "" {
-		return fmt.Errorf("loss %q: PixelCNN trains by maximum likelihood", c.Loss)
+	if c.Loss != "" || c.DLR != 0 {
+		return fmt.Errorf("loss %q, d-lr %g: PixelCNN trains by maximum likelihood", c.Loss, c.DLR)
 	}
 	if c.Arch != "" && c.Arch != ArchGated {
 		return fmt.Errorf("arch %q: PixelCNN's architectures are the default (residual ReLU blocks) and %q", c.Arch, ArchGated)

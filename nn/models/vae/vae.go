@@ -117,8 +117,8 @@ func validate(c model.Config) error {
 		return fmt.Errorf("iw %d: must be between 1 and %d", c.IW, MaxIW)
 	case c.Channels > 1 || (c.Size != 0 && c.Size != Side):
 		return fmt.Errorf("image shape %dx%dx%d: the VAE families take 1x28x28 (MNIST-style) images", c.Channels, c.Size, c.Size)
-	case c.Loss != "" || c.NCritic > 1:
-		return fmt.Errorf("loss %q, n-critic %d: the VAE families train their own bound (use --iw, --beta)", c.Loss, c.NCritic)
+	case c.Loss != "" || c.NCritic > 1 || c.DLR != 0:
+		return fmt.Errorf("loss %q, n-critic %d, d-lr %g: the VAE families train their own bound (use --iw, --beta)", c.Loss, c.NCritic, c.DLR)
 	}
 	return nil
 }
