@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "exp_amd64.h"
 
 // func sigmoidAVX2(n int, y, x *float32, need *uint8, k *sigmoidConsts)
 //
@@ -32,27 +33,7 @@ loop:
 	VMINPD  128(AX), Y5, Y5           // ≤ 80, so every lane stays finite
 	VXORPD  Y2, Y2, Y2
 	VSUBPD  Y5, Y2, Y5                // y = −|x|
-	VMULPD  160(AX), Y5, Y6           // y·log2e
-	VROUNDPD $0, Y6, Y6               // k
-	VMOVAPD Y5, Y7
-	VFNMADD231PD 192(AX), Y6, Y7      // r = y − k·ln2hi
-	VFNMADD231PD 224(AX), Y6, Y7      // r −= k·ln2lo
-	VMOVUPD 256(AX), Y8               // c12
-	VFMADD213PD 288(AX), Y7, Y8       // ·r + c11
-	VFMADD213PD 320(AX), Y7, Y8       // c10
-	VFMADD213PD 352(AX), Y7, Y8       // c9
-	VFMADD213PD 384(AX), Y7, Y8       // c8
-	VFMADD213PD 416(AX), Y7, Y8       // c7
-	VFMADD213PD 448(AX), Y7, Y8       // c6
-	VFMADD213PD 480(AX), Y7, Y8       // c5
-	VFMADD213PD 512(AX), Y7, Y8       // c4
-	VFMADD213PD 544(AX), Y7, Y8       // c3
-	VFMADD213PD 576(AX), Y7, Y8       // c2
-	VFMADD213PD 608(AX), Y7, Y8       // 1
-	VFMADD213PD 608(AX), Y7, Y8       // 1: P(r)
-	VADDPD  640(AX), Y6, Y6           // k + 1.5·2^52 + 1023: k+1023 in the low bits
-	VPSLLQ  $52, Y6, Y6               // 2^k
-	VMULPD  Y6, Y8, Y8                // e = e^y
+	EXP_POLY(160)                    // e = e^y
 	VMOVUPD 608(AX), Y9               // 1
 	VCMPPD  $0x11, Y2, Y1, Y10        // x < 0
 	VBLENDVPD Y10, Y8, Y9, Y11        // num: e where x < 0, else 1

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "exp_amd64.h"
 
 // func tanhAVX2(n int, y, x *float32, need *uint8, k *tanhConsts)
 //
@@ -33,27 +34,7 @@ loop:
 	VCVTPS2PD X1, Y5                  // z
 	VADDPD  Y5, Y5, Y5                // y = 2z
 	VMINPD  96(AX), Y5, Y5            // ≤ 18.2, so big lanes stay finite
-	VMULPD  128(AX), Y5, Y6           // y·log2e
-	VROUNDPD $0, Y6, Y6               // k
-	VMOVAPD Y5, Y7
-	VFNMADD231PD 160(AX), Y6, Y7      // r = y − k·ln2hi
-	VFNMADD231PD 192(AX), Y6, Y7      // r −= k·ln2lo
-	VMOVUPD 224(AX), Y8               // c12
-	VFMADD213PD 256(AX), Y7, Y8       // ·r + c11
-	VFMADD213PD 288(AX), Y7, Y8       // c10
-	VFMADD213PD 320(AX), Y7, Y8       // c9
-	VFMADD213PD 352(AX), Y7, Y8       // c8
-	VFMADD213PD 384(AX), Y7, Y8       // c7
-	VFMADD213PD 416(AX), Y7, Y8       // c6
-	VFMADD213PD 448(AX), Y7, Y8       // c5
-	VFMADD213PD 480(AX), Y7, Y8       // c4
-	VFMADD213PD 512(AX), Y7, Y8       // c3
-	VFMADD213PD 544(AX), Y7, Y8       // c2
-	VFMADD213PD 576(AX), Y7, Y8       // 1
-	VFMADD213PD 576(AX), Y7, Y8       // 1: P(r)
-	VADDPD  608(AX), Y6, Y6           // k + 1.5·2^52 + 1023: k+1023 in the low bits
-	VPSLLQ  $52, Y6, Y6               // 2^k
-	VMULPD  Y6, Y8, Y8                // s = e^y
+	EXP_POLY(128)                    // s = e^y
 	VADDPD  576(AX), Y8, Y8           // s + 1
 	VMOVUPD 640(AX), Y9               // 2
 	VDIVPD  Y8, Y9, Y9                // 2/(s+1)
