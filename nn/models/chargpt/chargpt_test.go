@@ -235,18 +235,25 @@ func TestCachedLogitsMatchTheGraph(t *testing.T) {
 	assert.Equal(t, r, a)
 }
 
-// BenchmarkSampleCached measures the key/value-cache sampler of the
-// default configuration (reported as characters/s).
-func BenchmarkSampleCached(b *testing.B) {
+// benchModel is the default configuration over a 75-character vocabulary
+// on the CPU backend, freed when the benchmark ends.
+func benchModel(b *testing.B) *GPT {
 	be := cpu.New()
-	defer be.Close()
+	b.Cleanup(func() { be.Close() })
 	cfg := DefaultConfig()
 	cfg.Vocab = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?'\"()-\n"
 	m, err := New(be, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Free()
+	b.Cleanup(m.Free)
+	return m
+}
+
+// BenchmarkSampleCached measures the key/value-cache sampler of the
+// default configuration (reported as characters/s).
+func BenchmarkSampleCached(b *testing.B) {
+	m := benchModel(b)
 	key := nn.RandKey{Seed: 1, Stream: nn.StreamID(nn.PurposeSample, 0)}
 	const chars = 500
 	b.ResetTimer()
@@ -262,15 +269,8 @@ func BenchmarkSampleCached(b *testing.B) {
 // configuration (batch 12, block 64, 4 layers of width 128) on random
 // tokens of a 75-character vocabulary.
 func BenchmarkTrainStep(b *testing.B) {
-	be := cpu.New()
-	defer be.Close()
-	cfg := DefaultConfig()
-	cfg.Vocab = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?'\"()-\n"
-	m, err := New(be, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Free()
+	m := benchModel(b)
+	cfg := m.Config()
 	tokens := make([]int32, cfg.Batch*(cfg.Context+1))
 	for i := range tokens {
 		tokens[i] = int32(i*7919) % int32(m.V)
