@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -228,6 +229,10 @@ flags:`)
 	testN := min(f.testN, test.N)
 	labels := test.Labels[:testN]
 	targets := vaeTargets(test, &cfg, testN)
+	complexity, err := targetComplexity(test, &cfg, targets)
+	if err != nil {
+		return err
+	}
 	var rows []anomalyRow
 	fmt.Fprintf(stdout, "anomaly detection with %s (%s) on %s: score %s (k = %d), %d test images\n",
 		cfg.Model, vaeSummary(&cfg), cfg.Dataset, f.score, f.k, testN)
@@ -245,6 +250,10 @@ flags:`)
 					return usagef("--checkpoint %s is a %s checkpoint, not a VAE", f.checkpoint, m.Config().Model)
 				}
 				targets = vaeTargets(test, m.Config(), testN)
+				if complexity, err = targetComplexity(test, m.Config(), targets); err != nil {
+					m.Free()
+					return err
+				}
 			} else {
 				sub := subsetOf(train, func(l uint8) bool { return (int(l) == c) == (proto == protoOneClass) })
 				nTrain = sub.N
@@ -252,24 +261,26 @@ flags:`)
 					return fmt.Errorf("class %d, %s: %w", c, proto, err)
 				}
 			}
-			row, err := scoreAnomalies(m, proto, c, targets, labels, f.score, f.k)
+			row, err := scoreAnomalies(m, proto, c, targets, labels, complexity, f.score, f.k)
 			m.Free()
 			if err != nil {
 				return fmt.Errorf("class %d, %s: %w", c, proto, err)
 			}
 			row.train, row.seconds, row.steps = nTrain, time.Since(start).Seconds(), m.Step()
 			rows = append(rows, row)
-			fmt.Fprintf(stdout, "  %-13s class %d: AUROC %.2f%%  (trained on %d images, %d steps; %.0f s)\n", proto, c, 100*row.auroc, row.train, row.steps, row.seconds)
+			fmt.Fprintf(stdout, "  %-13s class %d: AUROC %.2f%%%s  (trained on %d images, %d steps; %.0f s)\n",
+				proto, c, 100*row.auroc, icText(row.aurocIC), row.train, row.steps, row.seconds)
 		}
-		var sum float64
+		var sum, sumIC float64
 		var k int
 		for _, r := range rows {
 			if r.protocol == proto {
 				sum += r.auroc
+				sumIC += r.aurocIC
 				k++
 			}
 		}
-		fmt.Fprintf(stdout, "  %-13s mean AUROC over %d classes: %.2f%%\n", proto, k, 100*sum/float64(k))
+		fmt.Fprintf(stdout, "  %-13s mean AUROC over %d classes: %.2f%%%s\n", proto, k, 100*sum/float64(k), icText(sumIC/float64(k)))
 	}
 	if f.out != "" {
 		if err := writeAnomalyCSV(f.out, rows); err != nil {
@@ -293,6 +304,29 @@ flags:`)
 	return nil
 }
 
+// icText is the line's note of the AUROC of the complexity-corrected score,
+// empty where there is none (grey-level data).
+func icText(a float64) string {
+	if math.IsNaN(a) {
+		return ""
+	}
+	return fmt.Sprintf(", %.2f%% by score − L(x)", 100*a)
+}
+
+// targetComplexity returns the input complexity L(x) (likelihood.Complexity,
+// Serrà et al. 2020) of each binarised test target of a model of cfg, or nil
+// for grey-level targets, which the bilevel coder does not measure.
+func targetComplexity(test *mnist.Set, cfg *model.Config, targets []float32) ([]float64, error) {
+	if cfg.Binarize != vae.BinarizeDynamic {
+		return nil, nil
+	}
+	l, err := likelihood.Complexities(targets, test.Cols, test.Rows)
+	if err != nil {
+		return nil, fmt.Errorf("test images of %s: %w", test.Name, err)
+	}
+	return l, nil
+}
+
 // scoresPath is the file of the test images' scores beside the AUROC
 // table out: out without its .csv, then "-scores.csv".
 func scoresPath(out string) string {
@@ -301,18 +335,23 @@ func scoresPath(out string) string {
 
 // writeAnomalyScores writes every test image's score of every row, one
 // line per row and image: protocol, class, image index, its label,
-// whether it counts as an anomaly (1) or normal (0) in the row, score.
+// whether it counts as an anomaly (1) or normal (0) in the row, score, and
+// the image's complexity L(x) (empty for grey-level data).
 func writeAnomalyScores(path string, rows []anomalyRow, labels []uint8) error {
 	return nn.WriteFileAtomic(path, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		bw.WriteString("protocol,class,image,label,anomalous,score\n")
+		bw.WriteString("protocol,class,image,label,anomalous,score,complexity\n")
 		for _, r := range rows {
 			for i, s := range r.scores {
 				a := 0
 				if r.positive[i] {
 					a = 1
 				}
-				fmt.Fprintf(bw, "%s,%d,%d,%d,%d,%.4f\n", r.protocol, r.class, i, labels[i], a, s)
+				fmt.Fprintf(bw, "%s,%d,%d,%d,%d,%.4f,", r.protocol, r.class, i, labels[i], a, s)
+				if r.complexity != nil {
+					fmt.Fprintf(bw, "%.4f", r.complexity[i])
+				}
+				bw.WriteByte('\n')
 			}
 		}
 		if err := bw.Flush(); err != nil {
@@ -332,37 +371,64 @@ func anomalyReport(what, score string, rows []anomalyRow) *report.Anomaly {
 	a := &report.Anomaly{
 		Title:    "Anomaly detection report",
 		Subtitle: what,
-		Header:   []string{"protocol", "class", "AUROC", "train images", "steps", "seconds", "normal test", "anomalous test", "mean score normal", "mean score anomalous"},
+		Header:   []string{"protocol", "class", "AUROC", "AUROC of score − L(x)", "train images", "steps", "seconds", "normal test", "anomalous test", "mean score normal", "mean score anomalous"},
 	}
 	for _, r := range rows {
-		a.Rows = append(a.Rows, []string{r.protocol, fmt.Sprint(r.class), fmt.Sprintf("%.2f%%", 100*r.auroc), fmt.Sprint(r.train), fmt.Sprint(r.steps),
-			fmt.Sprintf("%.1f", r.seconds), fmt.Sprint(r.normal), fmt.Sprint(r.anom), fmt.Sprintf("%.2f", r.meanN), fmt.Sprintf("%.2f", r.meanAn)})
-		h := report.ScoreHistogram{Title: fmt.Sprintf("%s, class %d: AUROC %.2f%%", r.protocol, r.class, 100*r.auroc), XLabel: xl}
-		for i, s := range r.scores {
-			if r.positive[i] {
-				h.Anomalous = append(h.Anomalous, s)
-			} else {
-				h.Normal = append(h.Normal, s)
-			}
+		ic := "–"
+		if !math.IsNaN(r.aurocIC) {
+			ic = fmt.Sprintf("%.2f%%", 100*r.aurocIC)
 		}
-		a.Histograms = append(a.Histograms, h)
+		a.Rows = append(a.Rows, []string{r.protocol, fmt.Sprint(r.class), fmt.Sprintf("%.2f%%", 100*r.auroc), ic, fmt.Sprint(r.train), fmt.Sprint(r.steps),
+			fmt.Sprintf("%.1f", r.seconds), fmt.Sprint(r.normal), fmt.Sprint(r.anom), fmt.Sprintf("%.2f", r.meanN), fmt.Sprintf("%.2f", r.meanAn)})
+		a.Histograms = append(a.Histograms, scoreHistogram(fmt.Sprintf("%s, class %d: AUROC %.2f%%", r.protocol, r.class, 100*r.auroc), xl, r.scores, r.positive))
+		if r.complexity != nil {
+			a.Histograms = append(a.Histograms, scoreHistogram(fmt.Sprintf("%s, class %d, corrected for complexity: AUROC %s", r.protocol, r.class, ic),
+				xl+" − L(x)", r.corrected(), r.positive))
+		}
 	}
 	return a
 }
 
+// scoreHistogram splits scores into the normal and the anomalous ones.
+func scoreHistogram(title, xlabel string, scores []float64, positive []bool) report.ScoreHistogram {
+	h := report.ScoreHistogram{Title: title, XLabel: xlabel}
+	for i, s := range scores {
+		if positive[i] {
+			h.Anomalous = append(h.Anomalous, s)
+		} else {
+			h.Normal = append(h.Normal, s)
+		}
+	}
+	return h
+}
+
 // anomalyRow is one class of one protocol.
 type anomalyRow struct {
-	protocol      string
-	class         int
-	auroc         float64
-	train, steps  int
-	seconds       float64
-	normal, anom  int
-	meanN, meanAn float64 // mean scores of the normal and anomalous test images
+	protocol string
+	class    int
+	// auroc ranks the test images by their score; aurocIC by the score
+	// minus their complexity L(x) (NaN without complexities).
+	auroc, aurocIC float64
+	train, steps   int
+	seconds        float64
+	normal, anom   int
+	meanN, meanAn  float64 // mean scores of the normal and anomalous test images
 	// scores are the test images' scores, positive whether each is an
 	// anomaly in this row's protocol.
 	scores   []float64
 	positive []bool
+	// complexity is each test image's L(x) in nats, nil for grey levels.
+	complexity []float64
+}
+
+// corrected returns the scores minus the complexities: Serrà et al.'s
+// S(x) = −log p(x) − L(x).
+func (r *anomalyRow) corrected() []float64 {
+	s := make([]float64, len(r.scores))
+	for i, v := range r.scores {
+		s[i] = v - r.complexity[i]
+	}
+	return s
 }
 
 // parseClasses reads --classes against the labels of set.
@@ -433,7 +499,8 @@ func trainOn(b nn.Backend, cfg model.Config, data *model.Dataset, steps int) (mo
 
 // scoreAnomalies scores the test targets with m and returns the AUROC of
 // the protocol's anomalies against its normal images.
-func scoreAnomalies(m model.Model, proto string, class int, targets []float32, labels []uint8, score string, k int) (anomalyRow, error) {
+// With complexity (each target's L(x)), it also ranks by score − L(x).
+func scoreAnomalies(m model.Model, proto string, class int, targets []float32, labels []uint8, complexity []float64, score string, k int) (anomalyRow, error) {
 	lm, ok := m.(likelihood.Model)
 	if !ok {
 		return anomalyRow{}, fmt.Errorf("%s has no likelihood", m.Config().Model)
@@ -447,7 +514,7 @@ func scoreAnomalies(m model.Model, proto string, class int, targets []float32, l
 		scores = r.ImageNLL
 	}
 	positive := make([]bool, len(labels))
-	row := anomalyRow{protocol: proto, class: class, scores: scores, positive: positive}
+	row := anomalyRow{protocol: proto, class: class, scores: scores, positive: positive, complexity: complexity, aurocIC: math.NaN()}
 	for i, l := range labels {
 		positive[i] = (int(l) == class) == (proto == protoOneAnomalous)
 		if positive[i] {
@@ -464,16 +531,23 @@ func scoreAnomalies(m model.Model, proto string, class int, targets []float32, l
 	if row.normal > 0 {
 		row.meanN /= float64(row.normal)
 	}
-	row.auroc, err = likelihood.AUROC(scores, positive)
+	if row.auroc, err = likelihood.AUROC(scores, positive); err != nil || complexity == nil {
+		return row, err
+	}
+	row.aurocIC, err = likelihood.AUROC(row.corrected(), positive)
 	return row, err
 }
 
 // writeAnomalyCSV writes the table.
 func writeAnomalyCSV(path string, rows []anomalyRow) error {
 	var sb strings.Builder
-	sb.WriteString("protocol,class,auroc,train_images,steps,seconds,normal_test,anomalous_test,mean_score_normal,mean_score_anomalous\n")
+	sb.WriteString("protocol,class,auroc,auroc_complexity,train_images,steps,seconds,normal_test,anomalous_test,mean_score_normal,mean_score_anomalous\n")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%s,%d,%.6f,%d,%d,%.1f,%d,%d,%.4f,%.4f\n", r.protocol, r.class, r.auroc, r.train, r.steps, r.seconds, r.normal, r.anom, r.meanN, r.meanAn)
+		ic := ""
+		if !math.IsNaN(r.aurocIC) {
+			ic = fmt.Sprintf("%.6f", r.aurocIC)
+		}
+		fmt.Fprintf(&sb, "%s,%d,%.6f,%s,%d,%d,%.1f,%d,%d,%.4f,%.4f\n", r.protocol, r.class, r.auroc, ic, r.train, r.steps, r.seconds, r.normal, r.anom, r.meanN, r.meanAn)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"gan/nn/likelihood"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,12 +70,13 @@ func TestAnomalyTinyRun(t *testing.T) {
 	data, err = os.ReadFile(filepath.Join(dir, "auroc-scores.csv"))
 	require.NoError(t, err)
 	sl := strings.Split(strings.TrimSpace(string(data)), "\n")
-	require.Equal(t, "protocol,class,image,label,anomalous,score", sl[0])
+	require.Equal(t, "protocol,class,image,label,anomalous,score,complexity", sl[0])
 	require.Len(t, sl, 1+2*500)
 	normal, anomalous := map[string]int{}, map[string]int{}
+	corrected, positive := map[string][]float64{}, map[string][]bool{}
 	for _, l := range sl[1:] {
 		f := strings.Split(l, ",")
-		require.Len(t, f, 6, l)
+		require.Len(t, f, 7, l)
 		require.Equal(t, "1", f[1])
 		isOne, isAnom := f[3] == "1", f[4] == "1"
 		assert.Equal(t, isOne, isAnom == (f[0] == "one-anomalous"), l)
@@ -82,15 +85,26 @@ func TestAnomalyTinyRun(t *testing.T) {
 		} else {
 			normal[f[0]]++
 		}
-		_, err := strconv.ParseFloat(f[5], 64)
+		score, err := strconv.ParseFloat(f[5], 64)
 		require.NoError(t, err, l)
+		lx, err := strconv.ParseFloat(f[6], 64)
+		require.NoError(t, err, l)
+		assert.Greater(t, lx, 0.0, l)
+		corrected[f[0]] = append(corrected[f[0]], score-lx)
+		positive[f[0]] = append(positive[f[0]], isAnom)
 	}
 	for i, proto := range []string{"one-class", "one-anomalous"} {
 		f := strings.Split(lines[1+i], ",")
 		require.Equal(t, proto, f[0])
 		assert.Equal(t, 500, normal[proto]+anomalous[proto])
-		assert.Equal(t, f[6], strconv.Itoa(normal[proto]), proto)
-		assert.Equal(t, f[7], strconv.Itoa(anomalous[proto]), proto)
+		assert.Equal(t, f[7], strconv.Itoa(normal[proto]), proto)
+		assert.Equal(t, f[8], strconv.Itoa(anomalous[proto]), proto)
+		// The table's second AUROC is that of score − L(x) of the images.
+		ic, err := strconv.ParseFloat(f[3], 64)
+		require.NoError(t, err, lines[1+i])
+		want, err := likelihood.AUROC(corrected[proto], positive[proto])
+		require.NoError(t, err)
+		assert.InDelta(t, want, ic, 1e-3, proto) // the file has 4 decimals: a few pairs may tie
 	}
 	assert.Equal(t, normal["one-class"], anomalous["one-anomalous"])
 	assert.Greater(t, normal["one-class"], 20)
@@ -100,7 +114,9 @@ func TestAnomalyTinyRun(t *testing.T) {
 	require.NoError(t, err)
 	html := string(raw)
 	requireWellFormed(t, html)
-	assert.Equal(t, 2, strings.Count(html, `class="chart score-hist"`))
+	// Two per protocol: the score and the score corrected for complexity.
+	assert.Equal(t, 4, strings.Count(html, `class="chart score-hist"`))
+	assert.Contains(t, html, "one-class, class 1, corrected for complexity: AUROC")
 	assert.Contains(t, html, "one-class, class 1: AUROC "+strconv.FormatFloat(100*auroc, 'f', 2, 64)+"%")
 	assert.Contains(t, html, "one-anomalous, class 1: AUROC")
 	assert.Contains(t, html, "normal test images ("+strconv.Itoa(normal["one-class"])+")")
