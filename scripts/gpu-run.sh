@@ -20,6 +20,10 @@
 #              15 residual blocks) for $PIXELCNN_MINUTES (default 9) minutes of
 #              training, the exact test NLL of the 10,000 binarised test images
 #              every 60 s (curve.csv), then gan eval of the checkpoint
+#   dcgan      (only when named) DCGAN's 25 epochs on MNIST at --size
+#              $DCGAN_SIZE (default 32: the digits padded, the deeper networks),
+#              an evaluation every 5 epochs (metrics.csv), then gan eval of the
+#              checkpoint: the FID in classifier features of the target
 # Every requested stage runs even when an earlier one fails; the exit
 # status is non-zero when any failed.
 set -uo pipefail
@@ -28,6 +32,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-}
 STEPS=${STEPS:-200}
 PIXELCNN_MINUTES=${PIXELCNN_MINUTES:-9}
+DCGAN_SIZE=${DCGAN_SIZE:-32}
 BENCHTIME=${BENCHTIME:-1s}
 if [ -n "$OUT" ]; then
 	mkdir -p "$OUT"
@@ -94,6 +99,13 @@ pixelcnn() {
 		./dist/gan eval --device cuda --checkpoint "$dir/checkpoint.safetensors"
 }
 
+dcgan() {
+	local dir
+	dir=${OUT:-$(mktemp -d)}/dcgan$DCGAN_SIZE
+	./dist/gan train --model dcgan --size "$DCGAN_SIZE" --device cuda --epochs 25 --eval-every 5 --out "$dir" &&
+		./dist/gan eval --device cuda --checkpoint "$dir/checkpoint.safetensors"
+}
+
 tests=(dist/*.test)
 if [ ! -x dist/gan ] || [ ! -e "${tests[0]}" ]; then
 	echo "dist/gan or dist/*.test missing: run \`make gpu-dist\` on a machine with Go and nvcc first" >&2
@@ -143,8 +155,11 @@ for s in "${stages[@]}"; do
 	pixelcnn)
 		stage pixelcnn pixelcnn
 		;;
+	dcgan)
+		stage dcgan dcgan
+		;;
 	*)
-		echo "unknown stage $s (want info, tests, memcheck, racecheck, bench, train or pixelcnn)" >&2
+		echo "unknown stage $s (want info, tests, memcheck, racecheck, bench, train, pixelcnn or dcgan)" >&2
 		failed+=("$s")
 		;;
 	esac

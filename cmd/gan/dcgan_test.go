@@ -40,3 +40,40 @@ func TestDCGANOnColourPictures(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	isRGB(grid)
 }
+
+// TestPaddedDCGAN: dcgan --size 32 trains on MNIST-style digits padded to
+// 32×32 (its per-epoch grid and gan sample's PNGs are 32×32), and the
+// evaluation, per epoch and in gan eval and gan report, reads the central
+// 28×28 of its samples; a size that is neither 28 nor 32 is still refused
+// for digits.
+func TestPaddedDCGAN(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	require.NoError(t, os.Mkdir(data, 0o755))
+	writeTinySplit(t, data, true, 160)
+	writeTinySplit(t, data, false, 200)
+	run := filepath.Join(dir, "run")
+	code, out, errOut := gan("train", "--model", "dcgan", "--size", "32", "--data", data, "--batch", "16", "--epochs", "1",
+		"--eval-every", "1", "--eval-n", "40", "--eval-nn-ref", "50", "--watch", "--out", run)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "padded to 32×32")
+	assert.Contains(t, out, "eval after epoch 1 (40 samples): FID")
+	grid := readGray(t, filepath.Join(run, "samples", "epoch_001.png"))
+	assert.Equal(t, image.Rect(0, 0, 8*34+2, 8*34+2), grid.Bounds(), "8×8 images of 32×32")
+
+	ckpt := filepath.Join(run, "checkpoint.safetensors")
+	code, out, errOut = gan("eval", "--checkpoint", ckpt, "--data", data, "--n", "40", "--nn-ref", "50")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "FID, classifier features")
+	code, _, errOut = gan("report", "--data", data, "--n", "40", "--nn-ref", "50", "--out", filepath.Join(dir, "report.html"), run)
+	require.Equal(t, 0, code, errOut)
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(page), "No evaluation")
+	code, _, errOut = gan("sample", "--checkpoint", ckpt, "--n", "2", "--out", filepath.Join(dir, "s"))
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, image.Rect(0, 0, 32, 32), readGray(t, filepath.Join(dir, "s", "sample_00000.png")).Bounds())
+
+	code, _, errOut = gan("train", "--model", "dcgan", "--size", "16", "--data", data, "--steps", "1", "--out", filepath.Join(dir, "r16"))
+	requireOneLineError(t, code, errOut, 1, "1×28×28 images, the dcgan model makes 1×16×16")
+}

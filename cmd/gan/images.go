@@ -29,14 +29,57 @@ func generatorOf(m model.Model, what string) (model.Generator, imageio.Shape, er
 }
 
 // mnistGenerator is generatorOf for the evaluation, which needs 28×28
-// gray images.
+// gray images: the model itself, or for a generator of digits padded to
+// 32×32 (imageio.Padded, dcgan --size 32) the central 28×28 of its images.
 func mnistGenerator(m model.Model, what string) (model.Generator, error) {
 	g, s, err := generatorOf(m, what)
 	if err != nil {
 		return nil, err
 	}
-	if s != imageio.MNIST {
-		return nil, fmt.Errorf("%s: the evaluation's classifier reads %s gray images, the %s model makes %s", what, imageio.MNIST, m.Config().Model, s)
+	if v := mnistView(g, s); v != nil {
+		return v, nil
 	}
-	return g, nil
+	return nil, fmt.Errorf("%s: the evaluation's classifier reads %s gray images (or the centre of %s ones), the %s model makes %s",
+		what, imageio.MNIST, imageio.Padded, m.Config().Model, s)
+}
+
+// mnistView returns the generator g of images of shape s as the
+// classifier sees it, or nil when it cannot read them.
+func mnistView(g model.Generator, s imageio.Shape) model.Generator {
+	switch s {
+	case imageio.MNIST:
+		return g
+	case imageio.Padded:
+		return &centreCrop{Generator: g}
+	}
+	return nil
+}
+
+// centreCrop is a generator of 32×32 padded digits seen through their
+// central 28×28 pixels, the window the padding surrounds.
+type centreCrop struct {
+	model.Generator
+	buf []float32 // the padded images of the last call
+}
+
+// ImageShape is MNIST's.
+func (c *centreCrop) ImageShape() (int, int, int) {
+	return imageio.MNIST.C, imageio.MNIST.H, imageio.MNIST.W
+}
+
+// Generate writes the centres of the generator's images for z to out.
+func (c *centreCrop) Generate(z, out []float32) error {
+	n := len(out) / imageio.MNIST.Size()
+	if len(out) != n*imageio.MNIST.Size() {
+		return fmt.Errorf("generate: %d outputs are not whole %s images", len(out), imageio.MNIST)
+	}
+	need := n * imageio.Padded.Size()
+	if cap(c.buf) < need {
+		c.buf = make([]float32, need)
+	}
+	buf := c.buf[:need]
+	if err := c.Generator.Generate(z, buf); err != nil {
+		return err
+	}
+	return imageio.CropCentre(buf, n, imageio.Padded, imageio.MNIST, out)
 }

@@ -16,6 +16,7 @@ import (
 
 	"gan/nn"
 	"gan/nn/eval"
+	"gan/nn/imageio"
 	"gan/nn/model"
 	"gan/nn/models/vae"
 	"gan/nn/report"
@@ -161,7 +162,8 @@ func collectRun(dir string, f *evalFlags, lf *likelihoodFlags, withEval bool, st
 		r.Notes = append(r.Notes, "Evaluation left out (--no-eval).")
 		return r, nil
 	}
-	if _, err := mnistGenerator(m, ckpt); err != nil {
+	view, err := mnistGenerator(m, ckpt)
+	if err != nil {
 		r.Notes = append(r.Notes, fmt.Sprintf("No evaluation: %v.", err))
 		return r, nil
 	}
@@ -169,7 +171,7 @@ func collectRun(dir string, f *evalFlags, lf *likelihoodFlags, withEval bool, st
 		r.Notes = append(r.Notes, "No evaluation: the model was trained on --images pictures, and the evaluation's classifier reads MNIST-style digits.")
 		return r, nil
 	}
-	pix, labels, err := generateFor(g, shape, f.n, f.seed, noLabel)
+	pix, labels, err := generateFor(view, imageio.MNIST, f.n, f.seed, noLabel)
 	if err != nil {
 		return nil, err
 	}

@@ -166,6 +166,11 @@ flags:`)
 			return err
 		}
 		data = model.FromMNIST(train)
+		if g, ok := m.(model.Generator); ok {
+			if c, h, w := g.ImageShape(); (imageio.Shape{C: c, H: h, W: w}) == imageio.Padded && data.H == imageio.Side && data.W == imageio.Side {
+				data = data.Pad((imageio.Padded.H - imageio.Side) / 2) // digits centred in 32×32, as LeNet-5 read them
+			}
+		}
 	}
 	if g, ok := m.(model.Generator); ok {
 		if c, h, w := g.ImageShape(); c != data.C || h != data.H || w != data.W {
@@ -345,7 +350,8 @@ type runDir struct {
 
 	gen    model.Generator // the model as a generator (nil: it makes no images)
 	shape  imageio.Shape   // its images' shape
-	mnist  bool            // whether the classifier can read them
+	view   model.Generator // the generator as the classifier sees it (nil: it cannot)
+	mnist  bool            // whether the classifier can read them (view != nil)
 	fixed  []float32       // the fixed-noise batch's images
 	seed   uint64          // the run's seed
 	nets   []string        // the model's networks, in the order of the gradient norms
@@ -420,7 +426,8 @@ func newRunDir(dir string, m model.Model, log io.Writer) (*runDir, error) {
 		r.nets = append(r.nets, n.Name)
 	}
 	if g, s, err := generatorOf(m, "--out"); err == nil {
-		r.gen, r.shape, r.mnist = g, s, s == imageio.MNIST
+		r.gen, r.shape, r.view = g, s, mnistView(g, s)
+		r.mnist = r.view != nil
 	}
 	return r, nil
 }
@@ -550,7 +557,11 @@ func (r *runDir) endOfEpoch(m model.Model, gridName string, batches, epoch int, 
 			return err
 		}
 		if r.watch != nil && r.clf != nil {
-			o, err := r.clf.Run(r.fixed)
+			fixed, err := r.fixedForClassifier()
+			if err != nil {
+				return err
+			}
+			o, err := r.clf.Run(fixed)
 			if err != nil {
 				return fmt.Errorf("divergence watch: %w", err)
 			}
@@ -590,10 +601,24 @@ func (r *runDir) interrupted(m model.Model, batches int) error {
 		m.Step(), m.Step()/batches+1, m.Step()%batches, batches, r.checkpoint, r.checkpoint, r.dir), exitInterrupted}
 }
 
+// fixedForClassifier returns the fixed-noise batch as the classifier
+// reads it: the images themselves, or the centres of padded digits.
+func (r *runDir) fixedForClassifier() ([]float32, error) {
+	if r.shape == imageio.MNIST {
+		return r.fixed, nil
+	}
+	n := len(r.fixed) / r.shape.Size()
+	out := make([]float32, n*imageio.MNIST.Size())
+	if err := imageio.CropCentre(r.fixed, n, r.shape, imageio.MNIST, out); err != nil {
+		return nil, fmt.Errorf("divergence watch: %w", err)
+	}
+	return out, nil
+}
+
 // evaluate measures evalN samples as gan eval does and records the
 // metrics on the last row of metrics.csv.
 func (r *runDir) evaluate(epoch int) error {
-	pix, labels, err := generateFor(r.gen, r.shape, r.evalN, r.seed, noLabel)
+	pix, labels, err := generateFor(r.view, imageio.MNIST, r.evalN, r.seed, noLabel)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,31 @@ func (s Shape) Size() int { return s.C * s.H * s.W }
 // String writes the shape as C×H×W.
 func (s Shape) String() string { return fmt.Sprintf("%d×%d×%d", s.C, s.H, s.W) }
 
+// Padded is the shape of MNIST's digits padded by 2 background pixels on
+// every side, 1×32×32, as LeNet-5 read them: the size a generator that
+// doubles from 4×4 makes (dcgan --size 32).
+var Padded = Shape{C: 1, H: Side + 4, W: Side + 4}
+
+// CropCentre writes the central to.H×to.W window of each of the n images
+// pix (shape from, with the same channels as to and margins of equal
+// width on opposite sides) to out, which holds n images of shape to.
+func CropCentre(pix []float32, n int, from, to Shape, out []float32) error {
+	dy, dx := (from.H-to.H)/2, (from.W-to.W)/2
+	if from.C != to.C || dy < 0 || dx < 0 || from.H-to.H != 2*dy || from.W-to.W != 2*dx {
+		return fmt.Errorf("crop: no central %s window in a %s image", to, from)
+	}
+	if len(pix) < n*from.Size() || len(out) < n*to.Size() {
+		return fmt.Errorf("crop: %d values in and %d out for %d images of %s to %s", len(pix), len(out), n, from, to)
+	}
+	for i := range n * to.C {
+		src, dst := pix[i*from.H*from.W:], out[i*to.H*to.W:]
+		for y := range to.H {
+			copy(dst[y*to.W:(y+1)*to.W], src[(y+dy)*from.W+dx:])
+		}
+	}
+	return nil
+}
+
 // Check returns an error unless images of the shape can be written as PNG:
 // one or three channels and a positive height and width.
 func (s Shape) Check() error {

@@ -135,3 +135,27 @@ func TestToGrayMatchesRound(t *testing.T) {
 		}
 	}
 }
+
+// TestCropCentre: cropping 2 pixels off every side of 1×32×32 images
+// returns their central 28×28, image by image; shapes without a central
+// window are errors.
+func TestCropCentre(t *testing.T) {
+	const n = 3
+	pix := make([]float32, n*Padded.Size())
+	for i := range pix {
+		pix[i] = float32(i)
+	}
+	out := make([]float32, n*MNIST.Size())
+	require.NoError(t, CropCentre(pix, n, Padded, MNIST, out))
+	for i := range n {
+		for y := range Side {
+			for x := range Side {
+				assert.Equal(t, pix[i*32*32+(y+2)*32+x+2], out[i*Side*Side+y*Side+x], "image %d (%d, %d)", i, y, x)
+			}
+		}
+	}
+	assert.ErrorContains(t, CropCentre(pix, n, MNIST, Padded, out), "no central 1×32×32 window in a 1×28×28 image")
+	assert.ErrorContains(t, CropCentre(pix, n, Shape{1, 31, 31}, MNIST, out), "no central")
+	assert.ErrorContains(t, CropCentre(pix, n, Padded, Shape{3, 28, 28}, out), "no central")
+	assert.ErrorContains(t, CropCentre(pix[:10], n, Padded, MNIST, out), "10 values in")
+}

@@ -32,6 +32,25 @@ func FromMNIST(s *mnist.Set) *Dataset {
 	return &Dataset{Name: s.Name, N: s.N, C: 1, H: s.Rows, W: s.Cols, Classes: 10, Pixels: s.Float32(), Labels: s.Labels}
 }
 
+// Pad returns the images with margin pixels of background (−1, black in
+// [−1, 1]) added on every side: MNIST's 28×28 digits padded to 32×32 for
+// a generator of 4·2ᵏ sides. The labels are shared.
+func (d *Dataset) Pad(margin int) *Dataset {
+	h, w := d.H+2*margin, d.W+2*margin
+	p := &Dataset{Name: fmt.Sprintf("%s, padded to %d×%d", d.Name, h, w), N: d.N, C: d.C, H: h, W: w,
+		Classes: d.Classes, Labels: d.Labels, Pixels: make([]float32, d.N*d.C*h*w)}
+	for i := range p.Pixels {
+		p.Pixels[i] = -1
+	}
+	for i := range d.N * d.C {
+		src, dst := d.Pixels[i*d.H*d.W:], p.Pixels[i*h*w:]
+		for y := range d.H {
+			copy(dst[(y+margin)*w+margin:], src[y*d.W:(y+1)*d.W])
+		}
+	}
+	return p
+}
+
 // Upload copies the images to b as an N×Dim matrix, which the caller
 // frees.
 func (d *Dataset) Upload(b nn.Backend) (nn.Mat, error) {

@@ -184,3 +184,21 @@ func TestTrainVisitsEveryImageOncePerEpoch(t *testing.T) {
 	assert.ErrorIs(t, model.Train(ctx, m, data, dev, 0, model.Hooks{}), context.Canceled)
 	assert.Zero(t, m.Step())
 }
+
+// TestDatasetPad: padding adds background (−1) on every side and keeps
+// each image at the centre, with its label; cropping the centre back
+// gives the original pixels.
+func TestDatasetPad(t *testing.T) {
+	d := &model.Dataset{Name: "tiny", N: 2, C: 1, H: 3, W: 2, Classes: 10, Labels: []uint8{4, 7},
+		Pixels: []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}
+	p := d.Pad(1)
+	assert.Equal(t, 5, p.H)
+	assert.Equal(t, 4, p.W)
+	assert.Equal(t, d.Labels, p.Labels)
+	assert.Contains(t, p.Name, "padded to 5×4")
+	want := []float32{
+		-1, -1, -1, -1, -1, 1, 2, -1, -1, 3, 4, -1, -1, 5, 6, -1, -1, -1, -1, -1,
+		-1, -1, -1, -1, -1, 7, 8, -1, -1, 9, 10, -1, -1, 11, 12, -1, -1, -1, -1, -1,
+	}
+	assert.Equal(t, want, p.Pixels)
+}

@@ -10,9 +10,13 @@
 // exactly (same layer indices, names and shapes, so the weights load into
 // its modules); at MNIST's 28×28 it starts from 7×7 and doubles twice
 // (G: 100 → 128·7·7 → 64·14·14 → 1·28·28; D: 1·28·28 → 64·14·14 →
-// 128·7·7 → 1), rather than padding the digits to 32×32, so that the
-// project's 28×28 classifier evaluates its samples as it does the other
-// families'. ngf = ndf = 64 as in the examples.
+// 128·7·7 → 1), so that the project's 28×28 classifier evaluates its
+// samples as it does the other families'. At --size 32 the command line
+// pads the digits by 2 background pixels on every side (as LeNet-5 read
+// MNIST) and the networks are the examples' pattern one doubling short of
+// 64×64 (G: 100 → 256·4·4 → 128·8·8 → 64·16·16 → 1·32·32, D mirrored);
+// the evaluation reads the central 28×28 of its samples. ngf = ndf = 64 as
+// in the examples.
 //
 // One training step is the examples' loop: D on the real batch (label 1)
 // and on G(z).detach() (label 0) in separate passes, since batch norm has
