@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"image"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -23,10 +22,7 @@ import (
 // one-line errors.
 func TestConditionalDCGANFromTheCommandLine(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	require.NoError(t, os.Mkdir(data, 0o755))
-	writeTinySplit(t, data, true, 160)
-	writeTinySplit(t, data, false, 200)
+	data := tinyData(t, dir, 160, 200)
 	run := filepath.Join(dir, "run")
 	code, out, errOut := gan("train", "--model", "cgan", "--arch", "dcgan", "--data", data, "--batch", "16", "--epochs", "1",
 		"--eval-every", "1", "--eval-n", "40", "--out", run, "--seed", "5")

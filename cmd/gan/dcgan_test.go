@@ -48,10 +48,7 @@ func TestDCGANOnColourPictures(t *testing.T) {
 // for digits.
 func TestPaddedDCGAN(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	require.NoError(t, os.Mkdir(data, 0o755))
-	writeTinySplit(t, data, true, 160)
-	writeTinySplit(t, data, false, 200)
+	data := tinyData(t, dir, 160, 200)
 	run := filepath.Join(dir, "run")
 	code, out, errOut := gan("train", "--model", "dcgan", "--size", "32", "--data", data, "--batch", "16", "--epochs", "1",
 		"--eval-every", "1", "--eval-n", "40", "--eval-nn-ref", "50", "--watch", "--out", run)

@@ -23,6 +23,17 @@ import (
 	"gan/nn/model"
 )
 
+// tinyData makes the folder dir/data with the first nTrain training and
+// nTest test images of the embedded MNIST as idx files, and returns it.
+func tinyData(t *testing.T, dir string, nTrain, nTest int) string {
+	t.Helper()
+	data := filepath.Join(dir, "data")
+	require.NoError(t, os.Mkdir(data, 0o755))
+	writeTinySplit(t, data, true, nTrain)
+	writeTinySplit(t, data, false, nTest)
+	return data
+}
+
 // writeTinySplit writes the first n images and labels of an embedded MNIST
 // split as raw idx files (prefix "train" or "t10k") into dir.
 func writeTinySplit(t *testing.T, dir string, train bool, n int) {
@@ -50,10 +61,7 @@ func writeTinySplit(t *testing.T, dir string, train bool, n int) {
 func tinyRun(t *testing.T) (data, run string) {
 	t.Helper()
 	dir := t.TempDir()
-	data = filepath.Join(dir, "data")
-	require.NoError(t, os.Mkdir(data, 0o755))
-	writeTinySplit(t, data, true, 64)
-	writeTinySplit(t, data, false, 64)
+	data = tinyData(t, dir, 64, 64)
 	run = filepath.Join(dir, "run")
 	code, out, errOut := gan("train", "--data", data, "--batch", "16", "--epochs", "2", "--eval-every", "1", "--eval-n", "40", "--out", run, "--seed", "5")
 	require.Equal(t, 0, code, errOut)

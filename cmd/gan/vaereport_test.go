@@ -60,10 +60,7 @@ func embeddedPNGs(t *testing.T, page string) []int {
 // likelihood goes.
 func TestReportVAE(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	require.NoError(t, os.Mkdir(data, 0o755))
-	writeTinySplit(t, data, true, 64)
-	writeTinySplit(t, data, false, 64)
+	data := tinyData(t, dir, 64, 64)
 	run := filepath.Join(dir, "run")
 	code, _, errOut := gan("train", "--model", "vae", "--binarize", "dynamic", "--latent", "2", "--data", data, "--batch", "16",
 		"--epochs", "1", "--out", run, "--watch=false")
