@@ -193,8 +193,8 @@ flags:`)
 		return err
 	}
 	defer r.close()
-	if f.images != "" && r.mnist {
-		r.mnist = false // the classifier would read the pictures as digits
+	if f.images != "" && r.view != nil {
+		r.view = nil // the classifier would read the pictures as digits
 		if f.watch {
 			fmt.Fprintln(stderr, "--watch: the class-coverage check is left out: the classifier reads MNIST-style digits, not --images pictures (the loss and gradient checks stay on)")
 		}
@@ -350,8 +350,7 @@ type runDir struct {
 
 	gen    model.Generator // the model as a generator (nil: it makes no images)
 	shape  imageio.Shape   // its images' shape
-	view   model.Generator // the generator as the classifier sees it (nil: it cannot)
-	mnist  bool            // whether the classifier can read them (view != nil)
+	view   model.Generator // the generator as the classifier sees it (nil: it cannot read its images)
 	fixed  []float32       // the fixed-noise batch's images
 	seed   uint64          // the run's seed
 	nets   []string        // the model's networks, in the order of the gradient norms
@@ -427,7 +426,6 @@ func newRunDir(dir string, m model.Model, log io.Writer) (*runDir, error) {
 	}
 	if g, s, err := generatorOf(m, "--out"); err == nil {
 		r.gen, r.shape, r.view = g, s, mnistView(g, s)
-		r.mnist = r.view != nil
 	}
 	return r, nil
 }
@@ -467,7 +465,7 @@ func (r *runDir) setUpMeasurement(m model.Model, f *trainFlags, train *mnist.Set
 		return nil
 	}
 	var err error
-	if r.mnist {
+	if r.view != nil {
 		if r.clf, err = eval.LoadClassifier(b, cfg.Dataset, "", 500); err != nil {
 			return err
 		}
