@@ -20,8 +20,10 @@ const (
 	GroupDCGANStep = "dcgan-step"
 )
 
-// DCGANSize is the image size the group measures (the family's default,
-// MNIST's 28×28, one channel).
+// DCGANSize is the image size the group measures unless
+// [Options.DCGANSize] says another (the family's default, MNIST's 28×28,
+// one channel; `gan train --model dcgan --size 32` trains on the digits
+// padded to 32×32).
 const DCGANSize = 28
 
 // DCGANBatch is the batch of the group's products and step (the
@@ -168,15 +170,25 @@ func DCGANFlops(layers []ConvLayer, batch int) float64 {
 	return f
 }
 
+// dcganSize is the image size of the run's DCGAN group.
+func (o Options) dcganSize() int {
+	if o.DCGANSize > 0 {
+		return o.DCGANSize
+	}
+	return DCGANSize
+}
+
 // dcgan runs the group: every product at DCGANBatch, then the step.
 func (s *suite) dcgan() error {
-	layers := DCGANLayers(1, DCGANSize)
+	size := s.o.dcganSize()
+	s.run.DCGANSize = size
+	layers := DCGANLayers(1, size)
 	for _, p := range ConvProducts(layers, DCGANBatch) {
 		if err := s.convProduct(p); err != nil {
 			return fmt.Errorf("%s: %w", p.Label, err)
 		}
 	}
-	if err := s.dcganStep(DCGANBatch); err != nil {
+	if err := s.dcganStep(DCGANBatch, size); err != nil {
 		return fmt.Errorf("DCGAN training step at batch %d: %w", DCGANBatch, err)
 	}
 	return nil
@@ -240,10 +252,10 @@ func (s *suite) convProduct(p ConvProduct) error {
 }
 
 // dcganStep times the dcgan family's training step ([dcgan.GAN.TrainStep])
-// at batch on random 28×28 images uploaded once.
-func (s *suite) dcganStep(batch int) error {
+// at batch on random size×size images uploaded once.
+func (s *suite) dcganStep(batch, size int) error {
 	cfg := dcgan.DefaultConfig()
-	cfg.Batch = batch
+	cfg.Batch, cfg.Size = batch, size
 	g, err := dcgan.New(s.b, cfg)
 	if err != nil {
 		return err
@@ -251,13 +263,13 @@ func (s *suite) dcganStep(batch int) error {
 	defer g.Free()
 	const windows = 4
 	rows := windows * batch
-	dim := DCGANSize * DCGANSize
+	dim := size * size
 	ms, release, err := s.mats(60, [2]int{rows, dim})
 	if err != nil {
 		return err
 	}
 	defer release()
-	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: DCGANSize, W: DCGANSize}
+	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: size, W: size}
 	data := ms[0]
 	perm := make([]int32, rows)
 	nn.Permutation(perm, nn.RandKey{Seed: 0xbe4c, Stream: nn.StreamID(nn.PurposeShuffle, 0)})
@@ -286,7 +298,7 @@ func (s *suite) dcganStep(batch int) error {
 		return err
 	}
 	sps := 1 / st.Median
-	flops := DCGANFlops(DCGANLayers(1, DCGANSize), batch)
+	flops := DCGANFlops(DCGANLayers(1, size), batch)
 	s.add(Result{Key: fmt.Sprintf("dcgan-step/b%d", batch), Group: GroupDCGANStep, Label: fmt.Sprintf("DCGAN train step b%d", batch),
 		Batch: batch, Flops: flops, Seconds: st, Value: sps, Unit: UnitSteps, ImagesPerS: sps * float64(batch)})
 	return nil

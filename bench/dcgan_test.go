@@ -70,3 +70,51 @@ func TestRunDeviceDCGAN(t *testing.T) {
 		assert.Contains(t, page.String(), want)
 	}
 }
+
+// At 32×32 (the padded digits of dcgan --size 32) G grows 1 → 4 → 8 → 16 →
+// 32 from 256 channels and D mirrors it; the run records the size, and a
+// comparison of runs at different sizes judges no ratio.
+func TestDCGAN32(t *testing.T) {
+	got := DCGANLayers(1, 32)
+	want := []ConvLayer{
+		{Name: "G1", Transposed: true, In: 100, Out: 256, K: 4, S: 1, P: 0, H: 1},
+		{Name: "G2", Transposed: true, In: 256, Out: 128, K: 4, S: 2, P: 1, H: 4},
+		{Name: "G3", Transposed: true, In: 128, Out: 64, K: 4, S: 2, P: 1, H: 8},
+		{Name: "G4", Transposed: true, In: 64, Out: 1, K: 4, S: 2, P: 1, H: 16},
+		{Name: "D1", In: 1, Out: 64, K: 4, S: 2, P: 1, H: 32},
+		{Name: "D2", In: 64, Out: 128, K: 4, S: 2, P: 1, H: 16},
+		{Name: "D3", In: 128, Out: 256, K: 4, S: 2, P: 1, H: 8},
+		{Name: "D4", In: 256, Out: 1, K: 4, S: 1, P: 0, H: 4},
+	}
+	assert.Equal(t, want, got)
+
+	b := cpu.New()
+	defer b.Close()
+	o := quickOptions()
+	o.Groups = []string{GroupDCGAN}
+	o.DCGANSize = 32
+	run, err := RunDevice(b, o)
+	require.NoError(t, err)
+	require.Len(t, run.Results, 3*8+1)
+	assert.Equal(t, 32, run.DCGANSize)
+	step := run.Results[len(run.Results)-1]
+	assert.Equal(t, "dcgan-step/b64", step.Key)
+	assert.InDelta(t, DCGANFlops(got, 64), step.Flops, 1)
+
+	// PyTorch's run at 28 beside ours at 32: the tables say so, and the
+	// step's target is not judged.
+	torch := Run{Device: "cpu", Impl: "pytorch-eager", DCGANSize: 28,
+		Results: []Result{{Key: "dcgan-step/b64", Group: GroupDCGANStep, Label: "DCGAN train step b64", Batch: 64, Value: 1, Unit: UnitSteps}}}
+	var page bytes.Buffer
+	require.NoError(t, Compare(&page, CompareInput{Title: "t", Reports: []Report{
+		{Schema: Schema, Tool: "gan", Runs: []Run{run}}, {Schema: Schema, Tool: "pytorch", Runs: []Run{torch}}}}))
+	assert.Contains(t, page.String(), "32×32 (gan cpu), 28×28 (pytorch-eager cpu) — different networks")
+	assert.Contains(t, page.String(), "| CPU DCGAN training step, batch 64: ≥ 1.5× PyTorch (cpu) | not measured |")
+
+	torch.DCGANSize = 32
+	page.Reset()
+	require.NoError(t, Compare(&page, CompareInput{Title: "t", Reports: []Report{
+		{Schema: Schema, Tool: "gan", Runs: []Run{run}}, {Schema: Schema, Tool: "pytorch", Runs: []Run{torch}}}}))
+	assert.Contains(t, page.String(), "pytorch/examples' DCGAN at 32×32,")
+	assert.NotContains(t, page.String(), "| CPU DCGAN training step, batch 64: ≥ 1.5× PyTorch (cpu) | not measured |")
+}

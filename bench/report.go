@@ -81,9 +81,12 @@ type Run struct {
 	Notes []string `json:"notes,omitempty"`
 	// PeakGFLOPS is the device's fp32 peak that the convolution products
 	// are compared with, and PeakSource says how it was obtained (0: none).
-	PeakGFLOPS float64  `json:"peak_gflops,omitempty"`
-	PeakSource string   `json:"peak_source,omitempty"`
-	Results    []Result `json:"results"`
+	PeakGFLOPS float64 `json:"peak_gflops,omitempty"`
+	PeakSource string  `json:"peak_source,omitempty"`
+	// DCGANSize is the image size of the DCGAN group's network where the
+	// run measured it (0 in runs written before it was recorded: 28).
+	DCGANSize int      `json:"dcgan_size,omitempty"`
+	Results   []Result `json:"results"`
 }
 
 // Label names the run in tables and plots, e.g. "gan cuda".

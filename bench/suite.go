@@ -110,6 +110,9 @@ type Options struct {
 	// stands in for it (a lower bound of the peak).
 	PeakGFLOPS float64
 	PeakSource string
+	// DCGANSize is the image size of the dcgan group's network (0:
+	// [DCGANSize], MNIST's 28; 32 for the padded digits of `--size 32`).
+	DCGANSize int
 }
 
 // DefaultOptions returns the measurements of `gan bench` on device: on the

@@ -31,10 +31,12 @@
 # beside torch's OpenMP; OpenBLAS with its core type detected, i.e.
 # OPENBLAS_CORETYPE unset); default: the system's libblas.so.3 alternative.
 # OMP_WAIT_POLICY is PASSIVE for PyTorch unless set. The run's notes name the
-# library and its version. TORCH_WHAT (default all groups) and TORCH_BATCHES
+# library and its version. TORCH_WHAT (default all groups: matmul,
+# elementwise, step, dcgan, text, pixelcnn) and TORCH_BATCHES
 # narrow PyTorch's CPU run; GAN_WHAT and GAN_BATCHES ours. PEAK_GFLOPS (and
 # PEAK_SOURCE) give the CPU's fp32 peak for the DCGAN conv products' share
-# (default: the best square product of the run).
+# (default: the best square product of the run). DCGAN_SIZE (28) is the image
+# size of the DCGAN group's network on both sides (32: dcgan --size 32).
 #
 # Without a GPU (nvidia-smi absent) the same script measures the CPU side
 # alone: the cuda rows say why they are missing.
@@ -111,6 +113,8 @@ ganextra=()
 [ -n "${GAN_WHAT:-}" ] && ganextra+=(--what "$GAN_WHAT")
 [ -n "${GAN_BATCHES:-}" ] && ganextra+=(--batches "$GAN_BATCHES")
 [ -n "${PEAK_GFLOPS:-}" ] && ganextra+=(--peak-gflops "$PEAK_GFLOPS" --peak-source "${PEAK_SOURCE:-given with PEAK_GFLOPS}")
+dcgansize=()
+[ -n "${DCGAN_SIZE:-}" ] && dcgansize=(--dcgan-size "$DCGAN_SIZE") && ganextra+=("${dcgansize[@]}")
 [ -n "${TORCH_WHAT:-}" ] && torchcpu+=(--what "$TORCH_WHAT")
 [ -n "${TORCH_BATCHES:-}" ] && torchcpu+=(--batches "$TORCH_BATCHES")
 
@@ -145,24 +149,30 @@ print(next((x.get("threads", 0) for x in r["runs"] if x["device"] == "cpu"), 0))
 	[ "${threads:-0}" -gt 0 ] 2>/dev/null || threads=$(nproc)
 	if [ -n "$gpu_name" ]; then
 		run "pytorch cuda" "${T_TORCH_GPU:-360}" env PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_torch.py --device cuda \
-			"${quick[@]}" --commit "$commit" --json "$stem.torch-cuda.json" || echo "gpu-bench: PyTorch on cuda failed" | tee -a "$log"
+			"${quick[@]}" "${dcgansize[@]}" --commit "$commit" --json "$stem.torch-cuda.json" || echo "gpu-bench: PyTorch on cuda failed" | tee -a "$log"
 	else
 		echo "gpu-bench: no GPU: PyTorch runs on the CPU only" | tee -a "$log"
 	fi
 	run "pytorch cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_CPU:-240}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_torch.py --device cpu \
-		--threads "$threads" "${quick[@]}" "${torchcpu[@]}" --commit "$commit" --json "$stem.torch-cpu.json" || echo "gpu-bench: PyTorch on cpu failed" | tee -a "$log"
+		--threads "$threads" "${quick[@]}" "${torchcpu[@]}" "${dcgansize[@]}" --commit "$commit" --json "$stem.torch-cpu.json" || echo "gpu-bench: PyTorch on cpu failed" | tee -a "$log"
 	copy_out "$stem.torch-cuda.json" "$stem.torch-cpu.json"
 	# The char-gpt peer (gan bench --what text times ours): steps/s (a bench
 	# report, which the page sets beside ours) and the validation loss after
 	# TEXT_STEPS (300) steps on the fortunes corpus.
-	run "pytorch char-gpt cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_TEXT:-180}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_chargpt.py \
-		--threads "$threads" --steps "${TEXT_STEPS:-300}" --commit "$commit" --json "$stem.torch-chargpt.json" || echo "gpu-bench: PyTorch char-gpt failed (is the fortunes package installed?)" | tee -a "$log"
-	copy_out "$stem.torch-chargpt.json"
+	# Both peers run unless TORCH_WHAT leaves out their group (text, pixelcnn).
+	torch_wants() { [ -z "${TORCH_WHAT:-}" ] || [[ ",$TORCH_WHAT," == *",$1,"* ]]; }
+	if torch_wants text; then
+		run "pytorch char-gpt cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_TEXT:-180}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_chargpt.py \
+			--threads "$threads" --steps "${TEXT_STEPS:-300}" --commit "$commit" --json "$stem.torch-chargpt.json" || echo "gpu-bench: PyTorch char-gpt failed (is the fortunes package installed?)" | tee -a "$log"
+		copy_out "$stem.torch-chargpt.json"
+	fi
 	# The PixelCNN peer (gan bench --what pixelcnn times ours): the batch-64
 	# training step of the same network on the CPU.
-	run "pytorch pixelcnn cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_PIXELCNN:-120}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_pixelcnn.py \
-		--threads "$threads" --commit "$commit" --json "$stem.torch-pixelcnn-cpu.json" || echo "gpu-bench: PyTorch PixelCNN failed" | tee -a "$log"
-	copy_out "$stem.torch-pixelcnn-cpu.json"
+	if torch_wants pixelcnn; then
+		run "pytorch pixelcnn cpu ($threads threads${TORCH_BLAS:+, $TORCH_BLAS})" "${T_TORCH_PIXELCNN:-120}" "${torchenv[@]}" PYTHONUNBUFFERED=1 "$python" bench/pytorch/bench_pixelcnn.py \
+			--threads "$threads" --commit "$commit" --json "$stem.torch-pixelcnn-cpu.json" || echo "gpu-bench: PyTorch PixelCNN failed" | tee -a "$log"
+		copy_out "$stem.torch-pixelcnn-cpu.json"
+	fi
 fi
 
 if has_stage go; then
@@ -179,7 +189,7 @@ if has_stage report; then
 	{
 		echo "Made with \`scripts/build-bench-dist.sh\` (with CUDA where nvcc is present) on the build machine, then"
 		envs=""
-		for v in QUICK CPU_FULL OMP_WAIT_POLICY PYTHON SLUG TORCH_BLAS GAN_WHAT GAN_BATCHES TORCH_WHAT TORCH_BATCHES PEAK_GFLOPS; do [ -n "${!v:-}" ] && envs+="$v=${!v} "; done
+		for v in QUICK CPU_FULL OMP_WAIT_POLICY PYTHON SLUG TORCH_BLAS GAN_WHAT GAN_BATCHES TORCH_WHAT TORCH_BATCHES PEAK_GFLOPS DCGAN_SIZE; do [ -n "${!v:-}" ] && envs+="$v=${!v} "; done
 		echo "\`${envs}scripts/gpu-bench.sh ${stages[*]}\` on this one: GPU ${gpu_line:-none}; CPU $cpu_line; $torch_line."
 		raw=()
 		for ext in gan.json torch-cuda.json torch-cpu.json gobench.txt log; do [ -f "$stem.$ext" ] && raw+=("$ext"); done

@@ -104,48 +104,59 @@ class Discriminator(nn.Module):
         return self.model(x)
 
 
-# ---- pytorch/examples' DCGAN at MNIST's 28×28 (nn/models/dcgan) --------------
+# ---- pytorch/examples' DCGAN at MNIST's 28×28 or 32×32 (nn/models/dcgan) ------
 
 NZ, NGF, NDF = 100, 64, 64
 
 
-class DCGANGenerator(nn.Module):
-    """The examples' Generator with the start size 7 instead of 4 and two
-    doublings (100 → 128·7·7 → 64·14·14 → 1·28·28), as nn/models/dcgan
-    builds it at 28×28."""
+def dcgan_levels(size):
+    """The start size s0 (4 or 7) and the number k of doublings of an image
+    size, as nn/models/dcgan's levels: 28 = 7·2², 32 = 4·2³."""
+    for s0 in (4, 7):
+        k = 1
+        while s0 << k <= size:
+            if s0 << k == size:
+                return s0, k
+            k += 1
+    raise ValueError(f"DCGAN size {size}: needs 4·2^k or 7·2^k (28, 32, 64, …)")
 
-    def __init__(self, nc=1):
+
+class DCGANGenerator(nn.Module):
+    """The examples' Generator for size×size images, as nn/models/dcgan
+    builds it: a transposed convolution from 1×1 to s0×s0 with NGF·2^(k−1)
+    channels, then k doublings that halve the channels (100 → 128·7·7 →
+    64·14·14 → 1·28·28 at 28; 100 → 256·4·4 → 128·8·8 → 64·16·16 → 1·32·32
+    at 32)."""
+
+    def __init__(self, nc=1, size=28):
         super().__init__()
-        self.main = nn.Sequential(
-            nn.ConvTranspose2d(NZ, NGF * 2, 7, 1, 0, bias=False),
-            nn.BatchNorm2d(NGF * 2),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(NGF * 2, NGF, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NGF),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(NGF, nc, 4, 2, 1, bias=False),
-            nn.Tanh(),
-        )
+        s0, k = dcgan_levels(size)
+        ch = NGF << (k - 1)
+        layers = [nn.ConvTranspose2d(NZ, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        while ch > NGF:
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(NGF, nc, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.main(x)
 
 
 class DCGANDiscriminator(nn.Module):
-    """The examples' Discriminator mirrored at 28×28 (1·28·28 → 64·14·14 →
-    128·7·7 → 1)."""
+    """The examples' Discriminator mirrored at size×size (1·28·28 → 64·14·14
+    → 128·7·7 → 1 at 28)."""
 
-    def __init__(self, nc=1):
+    def __init__(self, nc=1, size=28):
         super().__init__()
-        self.main = nn.Sequential(
-            nn.Conv2d(nc, NDF, 4, 2, 1, bias=False),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NDF * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(NDF * 2, 1, 7, 1, 0, bias=False),
-            nn.Sigmoid(),
-        )
+        s0, k = dcgan_levels(size)
+        layers = [nn.Conv2d(nc, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+        ch = NDF
+        for _ in range(k - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, inplace=True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, s0, 1, 0, bias=False), nn.Sigmoid()]
+        self.main = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.main(x).view(-1, 1).squeeze(1)
@@ -161,12 +172,22 @@ def dcgan_weights_init(m):
         torch.nn.init.zeros_(m.bias)
 
 
-# The convolutions, as bench.DCGANLayers names them: (name, transposed, in,
-# out, k, stride, pad, input size).
-DCGAN_LAYERS = [
-    ("G1", True, NZ, NGF * 2, 7, 1, 0, 1), ("G2", True, NGF * 2, NGF, 4, 2, 1, 7), ("G3", True, NGF, 1, 4, 2, 1, 14),
-    ("D1", False, 1, NDF, 4, 2, 1, 28), ("D2", False, NDF, NDF * 2, 4, 2, 1, 14), ("D3", False, NDF * 2, 1, 7, 1, 0, 7),
-]
+def dcgan_layers(size):
+    """The convolutions, as bench.DCGANLayers names them: (name, transposed,
+    in, out, k, stride, pad, input size)."""
+    out = []
+    for prefix, net, h in (("G", DCGANGenerator(size=size), 1), ("D", DCGANDiscriminator(size=size), size)):
+        i = 0
+        for m in net.main:
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                i += 1
+                t = isinstance(m, nn.ConvTranspose2d)
+                k, s, p = m.kernel_size[0], m.stride[0], m.padding[0]
+                out.append((f"{prefix}{i}", t, m.in_channels, m.out_channels, k, s, p, h))
+                h = (h - 1) * s - 2 * p + k if t else (h + 2 * p - k) // s + 1
+    return out
+
+
 DCGAN_BATCH = 64
 
 
@@ -377,13 +398,16 @@ def time_graphs(data, batch, device, timer):
     return r
 
 
-def time_dcgan(data, batch, device, timer):
+def time_dcgan(data, batch, device, timer, size=28):
     """One iteration of the examples' DCGAN loop (main.py), eager: D on the
     real batch and on G(z).detach() (two backward passes), Adam on D; G
     through the updated D, Adam on G; the printed statistics read with
     .item() as there."""
     torch.manual_seed(1)
-    netG, netD = DCGANGenerator().to(device), DCGANDiscriminator().to(device)
+    netG, netD = DCGANGenerator(size=size).to(device), DCGANDiscriminator(size=size).to(device)
+    if size != 28:  # the digits padded by background (−1) to size×size, as dcgan --size 32 trains on
+        pad = (size - 28) // 2
+        data = F.pad(data.view(-1, 1, 28, 28), (pad, size - 28 - pad, pad, size - 28 - pad), value=-1.0)
     netG.apply(dcgan_weights_init)
     netD.apply(dcgan_weights_init)
     criterion = nn.BCELoss()
@@ -393,7 +417,7 @@ def time_dcgan(data, batch, device, timer):
     real_label, fake_label = 1.0, 0.0
 
     def op():
-        real = data[batches.next()].view(-1, 1, 28, 28)
+        real = data[batches.next()].view(-1, 1, size, size)
         netD.zero_grad()
         label = torch.full((batch,), real_label, dtype=real.dtype, device=device)
         output = netD(real)
@@ -424,11 +448,11 @@ def time_dcgan(data, batch, device, timer):
             "seconds": stat, "value": sps, "unit": "steps/s", "images_per_s": sps * batch}
 
 
-def time_convs(device, timer, results, report, batch=DCGAN_BATCH):
+def time_convs(device, timer, results, report, batch=DCGAN_BATCH, size=28):
     """Each DCGAN convolution's forward, input gradient and weight gradient
     (aten.convolution_backward asked for one of them), NCHW, under the keys
     and with the 2·m·n·k of bench.ConvProducts."""
-    for name, transposed, cin, cout, k, s, p, h in DCGAN_LAYERS:
+    for name, transposed, cin, cout, k, s, p, h in dcgan_layers(size):
         o = (h - 1) * s - 2 * p + k if transposed else (h + 2 * p - k) // s + 1
         x = torch.rand(batch, cin, h, h, device=device) * 2 - 1
         w = torch.rand(*((cin, cout) if transposed else (cout, cin)), k, k, device=device) * 2 - 1
@@ -614,7 +638,13 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="write the report here")
     ap.add_argument("--commit", default="")
     ap.add_argument("--quick", action="store_true", help="batch 64 only, short repetitions (a smoke test)")
+    ap.add_argument("--dcgan-size", type=int, default=28,
+                    help="image size of the dcgan group's network: 28 (MNIST) or 32 (the padded digits), as gan bench's flag")
     args = ap.parse_args(argv)
+    try:
+        dcgan_levels(args.dcgan_size)
+    except ValueError as e:
+        ap.error(f"--dcgan-size: {e}")
 
     device = args.device
     if device == "cuda" and not torch.cuda.is_available():
@@ -676,7 +706,8 @@ def main(argv=None):
             if "elementwise" in what:
                 time_elementwise(device, timer, kernel_batches, run["results"], reporter("pytorch"))
             if "dcgan" in what:
-                time_convs(device, timer, run["results"], reporter("pytorch"))
+                run["dcgan_size"] = args.dcgan_size
+                time_convs(device, timer, run["results"], reporter("pytorch"), size=args.dcgan_size)
         except Exception as e:  # record and go on with the steps
             run["error"] = f"{type(e).__name__}: {e}"
             print(f"pytorch {device}: stopped: {run['error']}", file=sys.stderr)
@@ -713,7 +744,8 @@ def main(argv=None):
         run = next((r for r in report["runs"] if r["impl"] == impl), None) or new_run(impl)
         try:
             timer_step = Timer(reps, max(min_time, args.step_min_time), sync)
-            r = time_dcgan(data, DCGAN_BATCH, device, timer_step)
+            run["dcgan_size"] = args.dcgan_size
+            r = time_dcgan(data, DCGAN_BATCH, device, timer_step, size=args.dcgan_size)
             reporter(impl)(r)
             run["results"].append(r)
         except Exception as e:

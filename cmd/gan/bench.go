@@ -13,6 +13,7 @@ import (
 
 	"gan/bench"
 	"gan/nn"
+	"gan/nn/models/dcgan"
 )
 
 func init() {
@@ -28,6 +29,7 @@ type benchFlags struct {
 	minTime                                        time.Duration
 	peakGFLOPS                                     float64
 	peakSource                                     string
+	dcganSize                                      int
 }
 
 // benchPlan is what the flags ask for, checked.
@@ -56,6 +58,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchPlan, error) {
 	fs.StringVar(&f.commit, "commit", "", "commit to record (default: the binary's build information)")
 	fs.Float64Var(&f.peakGFLOPS, "peak-gflops", 0, "the CPU's fp32 peak in GFLOP/s, for the DCGAN conv products' share of it (0: the best square product of the run)")
 	fs.StringVar(&f.peakSource, "peak-source", "given with --peak-gflops", "how --peak-gflops was obtained, for the report")
+	fs.IntVar(&f.dcganSize, "dcgan-size", bench.DCGANSize, "image size of the dcgan group's network: 28 (MNIST) or 32 (the padded digits of gan train --model dcgan --size 32); bench/pytorch takes the same flag")
 	if err := parse(fs, args); err != nil {
 		return benchPlan{}, err
 	}
@@ -79,6 +82,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchPlan, error) {
 			return p, usagef("--%s: %v", s.name, err)
 		}
 		p.sizes[s.name] = v
+	}
+	if err := dcgan.CheckSize(f.dcganSize); err != nil {
+		return p, usagef("--dcgan-size: %v", err)
 	}
 	if f.what != "" {
 		for _, g := range strings.Split(f.what, ",") {
@@ -116,6 +122,7 @@ func (p benchPlan) options(dev string) (bench.Options, []string) {
 		}
 	}
 	o.Groups = p.groups
+	o.DCGANSize = p.dcganSize
 	if dev == "cpu" && p.peakGFLOPS > 0 {
 		o.PeakGFLOPS, o.PeakSource = p.peakGFLOPS, p.peakSource
 	}

@@ -113,6 +113,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--batches", "64,x"}, "--batches"},
 		{[]string{"--squares", "-1"}, "--squares"},
 		{[]string{"--reps", "-2"}, "must not be negative"},
+		{[]string{"--dcgan-size", "30"}, "--dcgan-size: size 30"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		code, _, errOut := gan(append([]string{"bench"}, tc.args...)...)

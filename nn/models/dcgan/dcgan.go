@@ -81,6 +81,13 @@ func levels(size int) (s0, k int, err error) {
 	return 0, 0, fmt.Errorf("size %d: DCGAN needs 4·2^k or 7·2^k (8, 14, 16, 28, 32, 56, 64, …)", size)
 }
 
+// CheckSize says why size is not an image size the DCGAN networks build
+// for (nil when it is).
+func CheckSize(size int) error {
+	_, _, err := levels(size)
+	return err
+}
+
 func validate(c model.Config) error {
 	if c.Channels != 1 && c.Channels != 3 {
 		return fmt.Errorf("channels %d: DCGAN takes 1 or 3", c.Channels)
