@@ -329,7 +329,16 @@ func runBenchReport(args []string, stdout, stderr io.Writer) error {
 	if len(in.Reports) == 0 && len(in.GoBench) == 0 {
 		return usagef("nothing to report: give --gan, --torch or --gobench")
 	}
-	if plotPath != "" {
+	// The plot is of the seed's training step against batch size: a report
+	// without that group (e.g. --what dcgan) gets no plot, and says so.
+	steps := false
+	for _, r := range in.Reports {
+		steps = steps || hasGroup(r, bench.GroupStep)
+	}
+	if plotPath != "" && !steps {
+		fmt.Fprintf(stderr, "gan bench-report: no plot (%s): no seed training step was measured\n", plotPath)
+	}
+	if plotPath != "" && steps {
 		in.PlotFile = filepath.Base(plotPath)
 		var runs []bench.Run
 		for _, r := range in.Reports {

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,6 +79,24 @@ func TestBenchQuickCPU(t *testing.T) {
 	assert.Contains(t, string(page), "| train step b64 |")
 	_, err = os.Stat(plot)
 	assert.NoError(t, err)
+
+	// A report without the seed's step (e.g. --what dcgan) has no plot to
+	// draw: the page is written without one.
+	rep.Runs[0].Results = slices.DeleteFunc(rep.Runs[0].Results, func(r bench.Result) bool { return r.Group == bench.GroupStep })
+	noStep := filepath.Join(dir, "nostep.json")
+	raw, err = json.Marshal(rep)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(noStep, raw, 0o644))
+	md, plot = filepath.Join(dir, "n.md"), filepath.Join(dir, "n.png")
+	code, _, errOut = gan("bench-report", "--gan", noStep, "--out", md, "--plot", plot, "--title", "no step")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "no plot")
+	page, err = os.ReadFile(md)
+	require.NoError(t, err)
+	assert.NotContains(t, string(page), "n.png")
+	assert.Contains(t, string(page), "DCGAN training step")
+	_, err = os.Stat(plot)
+	assert.True(t, os.IsNotExist(err), "no plot file")
 }
 
 // A device this binary cannot open is reported on one line and skipped;
