@@ -3,7 +3,10 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"gan/nn"
 )
 
 // TestColSumsMatchGo: colSums (16 columns at a time with AVX2 where the
@@ -54,5 +57,31 @@ func BenchmarkColSums(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// addTo is the scalar loop's float32 additions, whatever the length and
+// alignment (the vector kernel takes multiples of 8, Go the rest).
+func TestAddTo(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 100} {
+		for _, off := range []int{0, 1, 3} {
+			dst, src := make([]float32, n+off), make([]float32, n+off+2)
+			for i := range src {
+				src[i] = nn.RandKey{Seed: 7}.Uniform(uint64(i))*200 - 100
+			}
+			for i := range dst {
+				dst[i] = nn.RandKey{Seed: 8}.Uniform(uint64(i))*3e-3 - 1e-3
+			}
+			want := slices.Clone(dst)
+			for i := off; i < len(want); i++ {
+				want[i] += src[i]
+			}
+			addTo(dst[off:], src[off:])
+			for i := range want {
+				if math.Float32bits(want[i]) != math.Float32bits(dst[i]) {
+					t.Fatalf("n %d offset %d: element %d is %g, want %g", n, off, i, dst[i], want[i])
+				}
+			}
+		}
 	}
 }

@@ -185,10 +185,7 @@ func (j *col2imJob) run(lo, hi int) {
 					kx, ox := kx0+e*g.SW, ox0-e
 					src := j.cols[((n*g.OH+oy)*g.OW+ox)*k+c0*chanStride+(ky*g.KW+kx)*tapStride:]
 					if chanStride == 1 {
-						src = src[:len(s)]
-						for c, v := range src {
-							s[c] += v
-						}
+						addTo(s, src)
 						continue
 					}
 					for c := range s {

@@ -10,11 +10,16 @@ import (
 
 // BenchmarkTrainStep times one DCGAN training step at batch 64 on 28×28
 // images on the CPU (random images uploaded once).
-func BenchmarkTrainStep(b *testing.B) {
+func BenchmarkTrainStep(b *testing.B) { benchStep(b, 28) }
+
+// BenchmarkTrainStep32 is the step of the 32×32 networks (--size 32).
+func BenchmarkTrainStep32(b *testing.B) { benchStep(b, 32) }
+
+func benchStep(b *testing.B, size int) {
 	be := cpu.New()
 	defer be.Close()
 	const n = 256
-	data := &model.Dataset{Name: "random", N: n, C: 1, H: 28, W: 28, Pixels: make([]float32, n*784)}
+	data := &model.Dataset{Name: "random", N: n, C: 1, H: size, W: size, Pixels: make([]float32, n*size*size)}
 	for i := range data.Pixels {
 		data.Pixels[i] = nn.RandKey{Seed: 1}.Uniform(uint64(i))*2 - 1
 	}
@@ -22,7 +27,9 @@ func BenchmarkTrainStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := New(be, DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.Size = size
+	m, err := New(be, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
