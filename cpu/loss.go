@@ -33,6 +33,17 @@ func sigmoid64(x float64) float64 {
 	return e / (1 + e)
 }
 
+// sigmoidExp returns sigmoid64(x) and e^−|x| from one exponential:
+// sigmoid64's e^−x (x ≥ 0) or e^x (x < 0) is e^−|x|, so s is sigmoid64(x)
+// bit for bit.
+func sigmoidExp(x float64) (s, e float64) {
+	e = math.Exp(-math.Abs(x))
+	if x >= 0 {
+		return 1 / (1 + e), e
+	}
+	return e / (1 + e), e
+}
+
 // SigmoidBCE is the fused sigmoid and binary cross-entropy on logits x with
 // targets t (see [nn.Backend]). Per element, with s = σ(x) in float64:
 //
@@ -81,8 +92,8 @@ func (j *sigmoidBCEJob) run(lo, hi int) {
 		for i := c * reduceChunk; i < end; i++ {
 			xv, tv := j.x[i], j.t[i]
 			x := float64(xv)
-			s := sigmoid64(x)
-			loss += math.Max(x, 0) - float64(x*float64(tv)) + math.Log1p(math.Exp(-math.Abs(x)))
+			s, e := sigmoidExp(x)
+			loss += math.Max(x, 0) - float64(x*float64(tv)) + math.Log1p(e)
 			sig += s
 			j.grad[i] = j.scale * (float32(s) - tv)
 		}
