@@ -38,10 +38,15 @@ func sigmoid64(x float64) float64 {
 // bit for bit.
 func sigmoidExp(x float64) (s, e float64) {
 	e = math.Exp(-math.Abs(x))
+	return sigmoidOfExp(x, e), e
+}
+
+// sigmoidOfExp is sigmoid64(x) from e = e^−|x|.
+func sigmoidOfExp(x, e float64) float64 {
 	if x >= 0 {
-		return 1 / (1 + e), e
+		return 1 / (1 + e)
 	}
-	return e / (1 + e), e
+	return e / (1 + e)
 }
 
 // SigmoidBCE is the fused sigmoid and binary cross-entropy on logits x with
@@ -86,16 +91,35 @@ type sigmoidBCEJob struct {
 }
 
 func (j *sigmoidBCEJob) run(lo, hi int) {
+	// The exponentials e^−|x| and the log1p terms are computed a block at
+	// a time (exp64Slice, log1pSlice: four at a time where they can,
+	// math.Exp's and math.Log1p's values bit for bit), so each block goes
+	// through three times: −|x|; then σ (sigmoidOfExp), the gradient, the
+	// sigmoid sum and the loss's other terms (grad may be x: x is not read
+	// after this pass); then the loss sum, in element order as before.
+	const block = 256
+	var rest, e, lg [block]float64
 	for c := lo; c < hi; c++ {
 		end := min((c+1)*reduceChunk, len(j.x))
 		var loss, sig float64
-		for i := c * reduceChunk; i < end; i++ {
-			xv, tv := j.x[i], j.t[i]
-			x := float64(xv)
-			s, e := sigmoidExp(x)
-			loss += math.Max(x, 0) - float64(x*float64(tv)) + math.Log1p(e)
-			sig += s
-			j.grad[i] = j.scale * (float32(s) - tv)
+		for b0 := c * reduceChunk; b0 < end; b0 += block {
+			n := min(block, end-b0)
+			for i, v := range j.x[b0 : b0+n] {
+				e[i] = -math.Abs(float64(v))
+			}
+			exp64Slice(e[:n], e[:n])
+			for i := range n {
+				xv, tv := j.x[b0+i], j.t[b0+i]
+				x := float64(xv)
+				s := sigmoidOfExp(x, e[i])
+				rest[i] = math.Max(x, 0) - float64(x*float64(tv))
+				sig += s
+				j.grad[b0+i] = j.scale * (float32(s) - tv)
+			}
+			log1pSlice(lg[:n], e[:n])
+			for i := range n {
+				loss += rest[i] + lg[i]
+			}
 		}
 		j.part[2*c] = loss
 		j.part[2*c+1] = sig

@@ -111,7 +111,9 @@ func TestSigmoidExp(t *testing.T) {
 		v := float64(math.Float32frombits(b))
 		xs = append(xs, v, -v)
 	}
-	same := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) || math.IsNaN(a) && math.IsNaN(b) }
+	same := func(a, b float64) bool {
+		return math.Float64bits(a) == math.Float64bits(b) || math.IsNaN(a) && math.IsNaN(b)
+	}
 	for _, v := range xs {
 		s, e := sigmoidExp(v)
 		if !same(s, sigmoid64(v)) || !same(e, math.Exp(-math.Abs(v))) {
