@@ -45,19 +45,40 @@ var exp64K = func() *exp64Consts {
 var hasExp64AVX2 = hasTanhAVX2
 
 // exp64Slice sets y[i] = math.Exp(x[i]), bit for bit; y may be x.
-func exp64Slice(y, x []float64) {
+func exp64Slice(y, x []float64) { vec64(y, x, vecExp) }
+
+// The float64 vector kernels of vec64.
+const (
+	vecExp   = iota // exp64AVX2, math.Exp
+	vecLog1p        // log1pAVX2, math.Log1p
+)
+
+// vec64 sets y[i] = f(x[i]) for the function kind names, with its vector
+// kernel where the CPU has it: on the multiple of 4, in runs of up to 256,
+// then f on the lanes the kernel flagged and on the tail. y may be x. (The
+// kernels are called directly, not through a func value, so that need
+// stays on the stack.)
+func vec64(y, x []float64, kind int) {
 	x = x[:len(y)]
+	f, ok := math.Exp, hasExp64AVX2
+	if kind == vecLog1p {
+		f, ok = math.Log1p, hasAVX2
+	}
 	done := 0
-	if hasExp64AVX2 {
+	if ok {
 		var need [64]uint8
 		for done+4 <= len(y) {
 			n := min(len(y)-done, 4*len(need)) &^ 3
-			exp64AVX2(n, &y[done], &x[done], &need[0], exp64K)
+			if kind == vecLog1p {
+				log1pAVX2(n, &y[done], &x[done], &need[0], log1pK)
+			} else {
+				exp64AVX2(n, &y[done], &x[done], &need[0], exp64K)
+			}
 			for g, bits := range need[:n/4] {
 				for l := range 4 {
 					if bits&(1<<l) != 0 {
 						i := done + 4*g + l
-						y[i] = math.Exp(y[i])
+						y[i] = f(y[i])
 					}
 				}
 			}
@@ -65,6 +86,6 @@ func exp64Slice(y, x []float64) {
 		}
 	}
 	for i := done; i < len(y); i++ {
-		y[i] = math.Exp(x[i])
+		y[i] = f(x[i])
 	}
 }

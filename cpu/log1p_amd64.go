@@ -2,8 +2,6 @@
 
 package cpu
 
-import "math"
-
 // log1pAVX2 is math.Log1p on four float64 at a time for 0 ≤ x < 1 (see
 // log1p_amd64.s); lanes it leaves to math.Log1p hold x and are flagged in
 // need.
@@ -39,26 +37,4 @@ var log1pK = func() *log1pConsts {
 }()
 
 // log1pSlice sets y[i] = math.Log1p(x[i]), bit for bit; y may be x.
-func log1pSlice(y, x []float64) {
-	x = x[:len(y)]
-	done := 0
-	if hasAVX2 {
-		var need [64]uint8
-		for done+4 <= len(y) {
-			n := min(len(y)-done, 4*len(need)) &^ 3
-			log1pAVX2(n, &y[done], &x[done], &need[0], log1pK)
-			for g, bits := range need[:n/4] {
-				for l := range 4 {
-					if bits&(1<<l) != 0 {
-						i := done + 4*g + l
-						y[i] = math.Log1p(y[i])
-					}
-				}
-			}
-			done += n
-		}
-	}
-	for i := done; i < len(y); i++ {
-		y[i] = math.Log1p(x[i])
-	}
-}
+func log1pSlice(y, x []float64) { vec64(y, x, vecLog1p) }
