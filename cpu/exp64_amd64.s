@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "vec64_amd64.h"
 
 // func exp64AVX2(n int, y, x *float64, need *uint8, k *exp64Consts)
 //
@@ -65,14 +66,7 @@ loop:
 	VANDPD  Y9, Y8, Y8                // ok
 	VPSLLQ  $52, Y6, Y6               // 2^k
 	VMULPD  Y6, Y3, Y3
-	VPCMPEQQ Y9, Y9, Y9               // all ones
-	VXORPD  Y9, Y8, Y8                // need
-	VBLENDVPD Y8, Y0, Y3, Y3          // needy lanes keep x
-	VMOVUPD Y3, (DI)(BX*8)
-	VMOVMSKPD Y8, R9
-	MOVB    R9, (R8)(DX*1)
-	ADDQ    $4, BX
-	INCQ    DX
+	STORE64_NEED(Y8, Y0, Y3, Y9)
 	JMP     loop
 
 done:

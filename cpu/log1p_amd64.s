@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "vec64_amd64.h"
 
 // func log1pAVX2(n int, y, x *float64, need *uint8, k *log1pConsts)
 //
@@ -107,14 +108,7 @@ loop:
 	VCMPPD  $0x11, 0(AX), Y0, Y5      // x < 2⁻⁵⁴
 	VBLENDVPD Y5, Y0, Y13, Y13
 
-	VPCMPEQQ Y15, Y15, Y15            // all ones
-	VXORPD  Y15, Y2, Y2               // need
-	VBLENDVPD Y2, Y0, Y13, Y13        // needy lanes keep x
-	VMOVUPD Y13, (DI)(BX*8)
-	VMOVMSKPD Y2, R9
-	MOVB    R9, (R8)(DX*1)
-	ADDQ    $4, BX
-	INCQ    DX
+	STORE64_NEED(Y2, Y0, Y13, Y15)
 	JMP     loop
 
 done:
