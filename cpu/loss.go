@@ -33,15 +33,9 @@ func sigmoid64(x float64) float64 {
 	return e / (1 + e)
 }
 
-// sigmoidExp returns sigmoid64(x) and e^−|x| from one exponential:
-// sigmoid64's e^−x (x ≥ 0) or e^x (x < 0) is e^−|x|, so s is sigmoid64(x)
-// bit for bit.
-func sigmoidExp(x float64) (s, e float64) {
-	e = math.Exp(-math.Abs(x))
-	return sigmoidOfExp(x, e), e
-}
-
-// sigmoidOfExp is sigmoid64(x) from e = e^−|x|.
+// sigmoidOfExp is sigmoid64(x) from e = e^−|x|, bit for bit: sigmoid64's
+// e^−x (x ≥ 0) or e^x (x < 0) is e^−|x|, so one exponential serves σ and
+// the loss's log1p term.
 func sigmoidOfExp(x, e float64) float64 {
 	if x >= 0 {
 		return 1 / (1 + e)
