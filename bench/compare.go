@@ -252,15 +252,6 @@ func formatRatio(x float64) string {
 	return fmt.Sprintf("%.2f×", x)
 }
 
-// dcganSize is the image size of the run's DCGAN group (28 where the run
-// did not record it: it was the only size before).
-func (r Run) dcganSize() int {
-	if r.DCGANSize > 0 {
-		return r.DCGANSize
-	}
-	return DCGANSize
-}
-
 // dcganSizes says at which image size the runs with DCGAN results measured
 // the network, e.g. "32×32", or each run's where they differ (their ratios
 // then compare different networks, and the step's target is not judged).
@@ -279,7 +270,7 @@ func dcganSizes(runs map[string]Run, order []string) string {
 		if !has {
 			continue
 		}
-		n := run.dcganSize()
+		n := dcganSizeOr(run.DCGANSize)
 		sizes[n] = true
 		parts = append(parts, fmt.Sprintf("%d×%d (%s)", n, n, l))
 	}
@@ -352,7 +343,7 @@ func writeTargets(w io.Writer, runs map[string]Run, gb []goBenchRow) {
 	add("CPU training step, batch 64: faster than Gorgonia's (go test -bench)", g, 1, "Gorgonia")
 
 	dcganRatio := valueRatio(runs, ratio{"", OursCPU, TorchEagerC}, "dcgan-step/b64")
-	if runs[OursCPU].dcganSize() != runs[TorchEagerC].dcganSize() {
+	if dcganSizeOr(runs[OursCPU].DCGANSize) != dcganSizeOr(runs[TorchEagerC].DCGANSize) {
 		dcganRatio = math.NaN() // two different networks
 	}
 	add("CPU DCGAN training step, batch 64: ≥ 1.5× PyTorch (cpu)", dcganRatio, 1.5, "PyTorch")

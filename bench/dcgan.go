@@ -170,17 +170,19 @@ func DCGANFlops(layers []ConvLayer, batch int) float64 {
 	return f
 }
 
-// dcganSize is the image size of the run's DCGAN group.
-func (o Options) dcganSize() int {
-	if o.DCGANSize > 0 {
-		return o.DCGANSize
+// dcganSizeOr is a recorded or asked-for DCGAN image size n, or DCGANSize
+// where n is 0 (not given, or a run written before the size was recorded,
+// when 28 was the only one).
+func dcganSizeOr(n int) int {
+	if n > 0 {
+		return n
 	}
 	return DCGANSize
 }
 
 // dcgan runs the group: every product at DCGANBatch, then the step.
 func (s *suite) dcgan() error {
-	size := s.o.dcganSize()
+	size := dcganSizeOr(s.o.DCGANSize)
 	s.run.DCGANSize = size
 	layers := DCGANLayers(1, size)
 	for _, p := range ConvProducts(layers, DCGANBatch) {

@@ -113,7 +113,7 @@ func writeGroups(w io.Writer, run Run) {
 			func(r Result) string {
 				return fmt.Sprintf("%s\t%d×%d×%d\t%s\t%s\t%s\t%s", r.Label, r.M, r.N, r.K, transposes(r), FormatDuration(r.Seconds.Median), FormatNumber(r.Value), pct(r.Seconds.Spread()))
 			}},
-		{GroupDCGANStep, "DCGAN training step (dcgan TrainStep at " + fmt.Sprintf("%d×%d", run.dcganSize(), run.dcganSize()) + ": D on real and fake, Adam on D, G through the updated D, Adam on G)",
+		{GroupDCGANStep, "DCGAN training step (dcgan TrainStep at " + fmt.Sprintf("%d×%d", dcganSizeOr(run.DCGANSize), dcganSizeOr(run.DCGANSize)) + ": D on real and fake, Adam on D, G through the updated D, Adam on G)",
 			"batch\tmedian\tsteps/s\timages/s\tspread",
 			func(r Result) string {
 				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", r.Batch, FormatDuration(r.Seconds.Median), FormatNumber(r.Value), FormatNumber(r.ImagesPerS), pct(r.Seconds.Spread()))
