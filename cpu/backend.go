@@ -81,6 +81,8 @@ type Backend struct {
 	jLayerNorm   layerNormJob
 	jLNBack      layerNormBackwardJob
 	jLNParams    layerNormParamsJob
+	jBatchNorm   batchNormJob
+	jBNBack      batchNormBackwardJob
 	jBMM         batchMatMulJob
 	jCausal      causalSoftmaxJob
 	jCausalBack  causalSoftmaxBackwardJob

@@ -181,6 +181,17 @@ func allOps(t *testing.T, b *Backend) map[string][]float32 {
 	save("LayerNormBackward dx", ldx)
 	save("LayerNormBackward dgamma", dgamma)
 	save("LayerNormBackward dbeta", dbeta)
+
+	bn, bmean, bvar := zeros(rows, cols), zeros(1, cols), zeros(1, cols)
+	b.BatchNorm(bn, bmean, bvar, lx, gamma, mat(1, cols, -1, 1), 1e-5)
+	save("BatchNorm y", bn)
+	save("BatchNorm mean", bmean)
+	save("BatchNorm variance", bvar)
+	bdx, bdg, bdb := zeros(rows, cols), zeros(1, cols), zeros(1, cols)
+	b.BatchNormBackward(bdx, bdg, bdb, mat(rows, cols, -1, 1), lx, bmean, bvar, gamma, 1e-5)
+	save("BatchNormBackward dx", bdx)
+	save("BatchNormBackward dgamma", bdg)
+	save("BatchNormBackward dbeta", bdb)
 	require.NoError(t, b.Sync())
 	return out
 }

@@ -51,6 +51,9 @@ type kernelSet struct {
 	mapFn, copyStrided          kfunc
 	lnForward, lnBackward       kfunc
 	lnParamGrad                 kfunc
+	bnColSum, bnColSqdev        kfunc
+	bnForward, bnGradSums       kfunc
+	bnBackward                  kfunc
 	im2col, col2im              kfunc
 	bgemm                       [2][2][2]kfunc // [tile][transA][transB], kernels/attention.cu
 	causal, causalBack          kfunc
@@ -102,6 +105,9 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 		{&k.mapFn, "map_fn"}, {&k.copyStrided, "copy_strided"},
 		{&k.lnForward, "layer_norm_forward"}, {&k.lnBackward, "layer_norm_backward"},
 		{&k.lnParamGrad, "layer_norm_param_grad"},
+		{&k.bnColSum, "batch_norm_col_sum"}, {&k.bnColSqdev, "batch_norm_col_sqdev"},
+		{&k.bnForward, "batch_norm_forward"}, {&k.bnGradSums, "batch_norm_grad_sums"},
+		{&k.bnBackward, "batch_norm_backward"},
 		{&k.im2col, "im2col"}, {&k.col2im, "col2im"},
 		{&k.causal, "causal_softmax"}, {&k.causalBack, "causal_softmax_backward"},
 		{&k.geluForward, "gelu_forward"}, {&k.geluBackward, "gelu_backward"},
@@ -164,6 +170,11 @@ type Backend struct {
 	idxStage   unsafe.Pointer
 	idxCap     int
 	idxPending bool
+
+	// The batch norms' float64 partial column sums (kernels/batchnorm.cu)
+	// live in one device buffer, grown to the largest seen.
+	bnPart uint64
+	bnCap  int // float64 elements
 }
 
 // newBackend opens the device through d and looks every kernel up.
@@ -326,6 +337,9 @@ func (b *Backend) Close() error {
 	}
 	if b.idxStage != nil {
 		errs = append(errs, b.d.freeHost(b.idxStage))
+	}
+	if b.bnPart != 0 {
+		errs = append(errs, b.d.free(b.bnPart))
 	}
 	errs = append(errs, b.d.close())
 	b.d = nil

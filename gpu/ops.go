@@ -3,8 +3,9 @@
 package gpu
 
 // The ops of the graph engine: strided elementwise arithmetic (kernels/
-// elementwise.cu), ScatterAddRows (kernels/gather.cu) and layer
-// normalisation (kernels/layernorm.cu).
+// elementwise.cu), ScatterAddRows (kernels/gather.cu), layer
+// normalisation (kernels/layernorm.cu) and batch normalisation (kernels/
+// batchnorm.cu).
 
 import (
 	"fmt"
@@ -212,4 +213,132 @@ func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma 
 		b.args.reset().i(x.Rows).i(x.Cols).p(dxp).p(dyp).p(xp).p(mp).p(rp).p(gp)
 		b.launch(op, b.k.lnBackward, ceilDiv(x.Rows, threads/32), 1, threads, 1)
 	}
+}
+
+// Batch norm launches: the m rows are cut into chunks of at least
+// bnMinRows rows, one block row each, with at most bnMaxBlocks blocks of 32
+// columns in all (unless the columns alone need more).
+const (
+	bnMinRows   = 256
+	bnMaxBlocks = 1024
+)
+
+// bnChunks returns the number p of row chunks of a batch norm of an m×n x
+// (m ≥ 1) and their size rows (the last may be shorter, none is empty).
+// They depend on m and n alone, so the order of the sums, and with it the
+// results, are the same on every device.
+func bnChunks(m, n int) (p, rows int) {
+	p = min(ceilDiv(m, bnMinRows), max(1, bnMaxBlocks/ceilDiv(n, 32)))
+	rows = ceilDiv(m, p)
+	return ceilDiv(m, rows), rows
+}
+
+// bnScratch returns the device buffer of the batch norms' partial sums,
+// grown to hold at least n float64 values. Growing waits for the device
+// first: queued kernels may still use the old buffer.
+func (b *Backend) bnScratch(op string, n int) uint64 {
+	if n <= b.bnCap {
+		return b.bnPart
+	}
+	if b.bnPart != 0 {
+		if err := b.d.sync(); err != nil {
+			b.fail(fmt.Errorf("cuda: %s: %w", op, err))
+			return 0
+		}
+		if err := b.d.free(b.bnPart); err != nil {
+			b.fail(fmt.Errorf("cuda: %s: %w", op, err))
+			return 0
+		}
+		b.bnPart, b.bnCap = 0, 0
+	}
+	p, err := b.d.alloc(8 * n)
+	if err != nil {
+		b.fail(fmt.Errorf("cuda: %s: scratch of %d KiB: %w", op, 8*n>>10, err))
+		return 0
+	}
+	b.bnPart, b.bnCap = p, n
+	return p
+}
+
+// BatchNorm normalises each column of the m×n x (see [nn.Backend]) in
+// three launches over blocks of 32 columns by one chunk of rows
+// (bnChunks): batch_norm_col_sum and batch_norm_col_sqdev leave each
+// chunk's float64 Σx and Σ(x − μ)² in the backend's scratch buffer, and
+// batch_norm_forward adds them up per column in a fixed order (so μ̃ and σ̃²
+// are identical from run to run and within 1 ulp of the CPU's), stores μ̃
+// and σ̃² in mean and variance, and writes y = fl(fl(fl(fl(x − μ̃)·r)·γ) + β)
+// with r = 1/√(σ̃² + eps) computed in float64 and rounded once. gamma and
+// beta are 1×n rows or zero Mats (none). y may be x; every operand must be
+// contiguous.
+func (b *Backend) BatchNorm(y, mean, variance, x, gamma, beta nn.Mat, eps float32) {
+	const op = "BatchNorm"
+	if b.err != nil || !b.same(op, y, x) {
+		return
+	}
+	yp, mp, vp, xp := b.get(op, y), b.get(op, mean), b.get(op, variance), b.get(op, x)
+	gp, bp := b.optional(op, gamma), b.optional(op, beta)
+	if b.err != nil {
+		return
+	}
+	if err := nn.CheckBatchNorm(x, mean, variance, gamma, beta, eps); err != nil {
+		b.failf(op, "%v", err)
+		return
+	}
+	if x.Cols == 0 {
+		return
+	}
+	m, n := x.Rows, x.Cols
+	p, rows := bnChunks(m, n)
+	part := b.bnScratch(op, 2*p*n)
+	if b.err != nil {
+		return
+	}
+	gx := ceilDiv(n, 32)
+	b.args.reset().i(m).i(n).i(rows).p(xp).p(part)
+	b.launch(op, b.k.bnColSum, gx, p, 32, 8)
+	b.args.reset().i(m).i(n).i(rows).p(xp).p(part)
+	b.launch(op, b.k.bnColSqdev, gx, p, 32, 8)
+	b.args.reset().i(m).i(n).i(rows).p(yp).p(mp).p(vp).p(xp).p(gp).p(bp).p(part).f(eps)
+	b.launch(op, b.k.bnForward, gx, p, 32, 8)
+}
+
+// BatchNormBackward computes, from dy and the forward pass's x, mean,
+// variance and gamma (zero Mat: none), the input gradient dx =
+// float32(r·((g − a) − x̂·c)) with r and x̂ = fl(fl(x − μ̃)·r) as in
+// BatchNorm, g = fl(dy·γ) and per column a = Σg/m, c = Σg·x̂/m in float64;
+// and, when dgamma or dbeta is not the zero Mat, the 1×n parameter
+// gradients Σ dy·x̂ and Σ dy (float64, overwriting them).
+// batch_norm_grad_sums leaves each row chunk's four float64 sums in the
+// scratch buffer, then batch_norm_backward adds them up per column in a
+// fixed order and writes the gradients; every sum is taken before dx is
+// written, so dx may be dy. Every operand must be contiguous.
+func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma nn.Mat, eps float32) {
+	const op = "BatchNormBackward"
+	if b.err != nil {
+		return
+	}
+	dxp, dyp, xp := b.get(op, dx), b.get(op, dy), b.get(op, x)
+	mp, vp, gp := b.get(op, mean), b.get(op, variance), b.optional(op, gamma)
+	dgp, dbp := b.optional(op, dgamma), b.optional(op, dbeta)
+	if b.err != nil {
+		return
+	}
+	if err := nn.CheckBatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma, eps); err != nil {
+		b.failf(op, "%v", err)
+		return
+	}
+	if x.Cols == 0 {
+		return
+	}
+	m, n := x.Rows, x.Cols
+	p, rows := bnChunks(m, n)
+	part := b.bnScratch(op, 4*p*n)
+	if b.err != nil {
+		return
+	}
+	gx := ceilDiv(n, 32)
+	b.args.reset().i(m).i(n).i(rows).p(dyp).p(xp).p(mp).p(vp).p(gp).f(eps).p(part)
+	b.launch(op, b.k.bnGradSums, gx, p, 32, 8)
+	b.args.reset().i(m).i(n).i(rows).p(dxp).p(dgp).p(dbp).p(dyp).p(xp).p(mp).p(vp).p(gp).f(eps).p(part)
+	b.launch(op, b.k.bnBackward, gx, p, 32, 8)
 }

@@ -12,5 +12,6 @@
 #include "reduce.cu"
 #include "elementwise.cu"
 #include "layernorm.cu"
+#include "batchnorm.cu"
 #include "conv.cu"
 #include "attention.cu"

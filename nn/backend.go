@@ -300,6 +300,25 @@ type Backend interface {
 	// parameter gradients Σ_rows dy·x̂ and Σ_rows dy (summed in float64,
 	// overwriting them).
 	LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Mat)
+	// BatchNorm normalises each column of the m×n x (n channels of m
+	// values, channels-last): per column, μ = Σx/m and the biased variance
+	// σ² = Σ(x − μ)²/m (two passes) in float64, stored rounded in the 1×n
+	// mean and variance; then r = 1/√(σ̃² + eps), computed in float64 from
+	// the stored float32 variance σ̃² and rounded once (so that the
+	// backward pass, which gets the same variance, finds the same r), and
+	// y = fl(fl(fl(fl(x − μ̃)·r)·γ) + β) per element with the stored μ̃.
+	// gamma and beta are 1×n rows or zero Mats (none). y may be x. It is
+	// PyTorch's BatchNorm1d/2d in training mode, without the running
+	// statistics (the caller keeps those from mean and variance).
+	BatchNorm(y, mean, variance, x, gamma, beta Mat, eps float32)
+	// BatchNormBackward computes, from dy and the forward pass's x, mean,
+	// variance, gamma (zero Mat: none) and eps, with r and x̂ = fl(fl(x −
+	// μ̃)·r) as in BatchNorm and g = fl(dy·γ) (dy without gamma), the input
+	// gradient dx = float32(r·((g − a) − x̂·c)) per element, where per
+	// column a = Σg/m and c = Σg·x̂/m in float64; and, when dgamma and dbeta
+	// are not zero Mats, the 1×n parameter gradients Σ dy·x̂ and Σ dy over
+	// each column (float64, overwriting them). dx may be dy.
+	BatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma Mat, eps float32)
 
 	// BatchMatMul computes C_i = op(A_i)·op(B_i) + beta·C_i for the
 	// batch·heads blocks i = (s, h) of its operands, as MatMul does for
@@ -616,6 +635,45 @@ func CheckLayerNorm(x, mean, rstd, gamma, beta Mat, eps float32) error {
 	}
 	if !(eps > 0) {
 		return fmt.Errorf("eps %g: must be positive", eps)
+	}
+	return nil
+}
+
+// CheckBatchNorm returns an error unless the operands of BatchNorm fit the
+// m×n x: at least one row, mean and variance 1×n, gamma and beta 1×n rows
+// or zero Mats, and a positive eps.
+func CheckBatchNorm(x, mean, variance, gamma, beta Mat, eps float32) error {
+	if x.Rows == 0 {
+		return fmt.Errorf("columns of %v have no elements to normalise", x)
+	}
+	if mean.Rows != 1 || mean.Cols != x.Cols || variance.Rows != 1 || variance.Cols != x.Cols {
+		return fmt.Errorf("mean %v and variance %v for a %v x (want 1x%d)", mean, variance, x, x.Cols)
+	}
+	for _, p := range []Mat{gamma, beta} {
+		if !p.Empty() && (p.Rows != 1 || p.Cols != x.Cols) {
+			return fmt.Errorf("affine parameter %v for a %v x (want 1x%d)", p, x, x.Cols)
+		}
+	}
+	if !(eps > 0) {
+		return fmt.Errorf("eps %g: must be positive", eps)
+	}
+	return nil
+}
+
+// CheckBatchNormBackward returns an error unless the operands of
+// BatchNormBackward fit the m×n x: dx and dy of its shape, and the rest as
+// [CheckBatchNorm] and dgamma and dbeta 1×n rows or zero Mats.
+func CheckBatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma Mat, eps float32) error {
+	if err := shapesMatch(x, dx, dy); err != nil {
+		return err
+	}
+	if err := CheckBatchNorm(x, mean, variance, gamma, Mat{}, eps); err != nil {
+		return err
+	}
+	for _, p := range []Mat{dgamma, dbeta} {
+		if !p.Empty() && (p.Rows != 1 || p.Cols != x.Cols) {
+			return fmt.Errorf("parameter gradient %v for a %v x (want 1x%d)", p, x, x.Cols)
+		}
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func cases() []*testCase {
 	for _, f := range []func() []*testCase{
 		matMulCases, biasCases, colSumCases, rowSumSqCases, activateCases, actBackwardCases,
 		dropoutCases, lossCases, adamCases, copyFillCases, randCases, gatherScatterCases,
-		axpbyMulCases, scaleRowsCases, mapCases, layerNormCases, convCases, attentionCases,
+		axpbyMulCases, scaleRowsCases, mapCases, layerNormCases, batchNormCases, convCases, attentionCases,
 	} {
 		cs = append(cs, f()...)
 	}

@@ -477,6 +477,30 @@ func errorCases() []errCase {
 		{"LayerNormBackward", "rstd too long", ms(small(2, 3), absent("dg"), absent("db"), small(2, 3), small(2, 3), small(2, 1), small(3, 1), absent("g")), call(func(b nn.Backend, x []nn.Mat) {
 			b.LayerNormBackward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
 		})},
+		{"BatchNorm", "mean a column", ms(small(3, 2), small(3, 1), small(1, 2), small(3, 2), small(1, 2), small(1, 2)), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNorm(x[0], x[1], x[2], x[3], x[4], x[5], 1e-5)
+		})},
+		{"BatchNorm", "beta too long", ms(small(3, 2), small(1, 2), small(1, 2), small(3, 2), small(1, 2), small(1, 3)), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNorm(x[0], x[1], x[2], x[3], x[4], x[5], 1e-5)
+		})},
+		{"BatchNorm", "eps 0", ms(small(3, 2), small(1, 2), small(1, 2), small(3, 2), absent("gamma"), absent("beta")), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNorm(x[0], x[1], x[2], x[3], x[4], x[5], 0)
+		})},
+		{"BatchNorm", "y shape", ms(small(2, 3), small(1, 2), small(1, 2), small(3, 2), absent("gamma"), absent("beta")), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNorm(x[0], x[1], x[2], x[3], x[4], x[5], 1e-5)
+		})},
+		{"BatchNormBackward", "dy shape", ms(small(3, 2), small(1, 2), small(1, 2), small(2, 2), small(3, 2), small(1, 2), small(1, 2), small(1, 2)), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNormBackward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], 1e-5)
+		})},
+		{"BatchNormBackward", "dgamma too short", ms(small(3, 2), small(1, 1), small(1, 2), small(3, 2), small(3, 2), small(1, 2), small(1, 2), small(1, 2)), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNormBackward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], 1e-5)
+		})},
+		{"BatchNormBackward", "variance too long", ms(small(3, 2), absent("dg"), absent("db"), small(3, 2), small(3, 2), small(1, 2), small(1, 3), absent("g")), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNormBackward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], 1e-5)
+		})},
+		{"BatchNormBackward", "eps negative", ms(small(3, 2), absent("dg"), absent("db"), small(3, 2), small(3, 2), small(1, 2), small(1, 2), absent("g")), call(func(b nn.Backend, x []nn.Mat) {
+			b.BatchNormBackward(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], -1)
+		})},
 	}
 }
 

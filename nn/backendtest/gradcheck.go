@@ -337,6 +337,7 @@ func gradChecks() []gradCheck {
 	)
 	gc = append(gc, matMulGradChecks()...)
 	gc = append(gc, layerNormGradChecks()...)
+	gc = append(gc, batchNormGradChecks()...)
 	gc = append(gc, convGradChecks()...)
 	gc = append(gc, attentionGradChecks()...)
 	return gc

@@ -705,6 +705,108 @@ func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma 
 	}
 }
 
+// BatchNorm normalises each column of x: with μ the column's mean and σ²
+// its biased variance (both from two passes), it stores μ and σ² in mean
+// and variance and writes y = (x − μ)·r·γ + β with r = 1/√(σ² + eps) (γ
+// and β when not zero Mats). y may be x.
+func (b *Backend) BatchNorm(y, mean, variance, x, gamma, beta nn.Mat, eps float32) {
+	const op = "BatchNorm"
+	if b.err != nil || !b.same(op, y, x) {
+		return
+	}
+	yv, mv, vv, xv := b.get(op, y), b.get(op, mean), b.get(op, variance), b.get(op, x)
+	var gv, bv view
+	if !gamma.Empty() {
+		gv = b.get(op, gamma)
+	}
+	if !beta.Empty() {
+		bv = b.get(op, beta)
+	}
+	if b.err != nil || !b.check(op, nn.CheckBatchNorm(x, mean, variance, gamma, beta, eps)) {
+		return
+	}
+	m, n := x.Rows, x.Cols
+	for j := 0; j < n; j++ {
+		var s float64
+		for i := 0; i < m; i++ {
+			s += xv.data[i*n+j]
+		}
+		mu := s / float64(m)
+		var q float64
+		for i := 0; i < m; i++ {
+			d := xv.data[i*n+j] - mu
+			q += d * d
+		}
+		v := q / float64(m)
+		r := 1 / math.Sqrt(v+float64(eps))
+		mv.data[j], vv.data[j] = mu, v
+		for i := 0; i < m; i++ {
+			o := (xv.data[i*n+j] - mu) * r
+			if gv.data != nil {
+				o *= gv.data[j]
+			}
+			if bv.data != nil {
+				o += bv.data[j]
+			}
+			yv.data[i*n+j] = o
+		}
+	}
+}
+
+// BatchNormBackward computes, with r = 1/√(σ² + eps) and x̂ = (x − μ)·r
+// from the stored mean and variance and g = dy·γ (dy without gamma), dx =
+// r·(g − mean(g) − x̂·mean(g·x̂)) per column and, for those that are not
+// zero Mats, dgamma = Σ dy·x̂ and dbeta = Σ dy over each column. dx may be
+// dy.
+func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma nn.Mat, eps float32) {
+	const op = "BatchNormBackward"
+	if b.err != nil {
+		return
+	}
+	dxv, dyv, xv, mv, vv := b.get(op, dx), b.get(op, dy), b.get(op, x), b.get(op, mean), b.get(op, variance)
+	var gv, dgv, dbv view
+	if !gamma.Empty() {
+		gv = b.get(op, gamma)
+	}
+	if !dgamma.Empty() {
+		dgv = b.get(op, dgamma)
+	}
+	if !dbeta.Empty() {
+		dbv = b.get(op, dbeta)
+	}
+	if b.err != nil || !b.check(op, nn.CheckBatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma, eps)) {
+		return
+	}
+	m, n := x.Rows, x.Cols
+	for j := 0; j < n; j++ {
+		r := 1 / math.Sqrt(vv.data[j]+float64(eps))
+		xhat := func(i int) float64 { return (xv.data[i*n+j] - mv.data[j]) * r }
+		g := func(i int) float64 {
+			if gv.data != nil {
+				return dyv.data[i*n+j] * gv.data[j]
+			}
+			return dyv.data[i*n+j]
+		}
+		var sd, sdx, sg, sgx float64
+		for i := 0; i < m; i++ {
+			sd += dyv.data[i*n+j]
+			sdx += dyv.data[i*n+j] * xhat(i)
+			sg += g(i)
+			sgx += g(i) * xhat(i)
+		}
+		if dgv.data != nil {
+			dgv.data[j] = sdx
+		}
+		if dbv.data != nil {
+			dbv.data[j] = sd
+		}
+		mg, mgx := sg/float64(m), sgx/float64(m)
+		for i := 0; i < m; i++ {
+			dxv.data[i*n+j] = r * (g(i) - mg - xhat(i)*mgx)
+		}
+	}
+}
+
 // Im2Col gathers the patches of a 2-D convolution (see [nn.Backend]).
 func (b *Backend) Im2Col(cols, img nn.Mat, g nn.ConvGeom) {
 	const op = "Im2Col"
