@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 
 	"gan/nn"
 )
@@ -307,8 +308,9 @@ type BatchNormStats struct {
 // updating the running statistics (running = (1−momentum)·running +
 // momentum·batch, the variance unbiased, M/(M−1)) and counting the batch;
 // in evaluation, by the running statistics. gamma and beta ([C]; nil for
-// affine=False) scale and shift the result. It is composed of graph ops,
-// so its gradients (and theirs) follow.
+// affine=False) scale and shift the result. In training it is one fused
+// backend op (BatchNorm, with BatchNormBackward as its gradient); in
+// evaluation it is composed of graph ops.
 func (g *Graph) BatchNorm(x, gamma, beta *Node, st BatchNormStats, train bool) *Node {
 	if !g.check("batch_norm", x) {
 		return g.dead(x.shape)
@@ -323,36 +325,142 @@ func (g *Graph) BatchNorm(x, gamma, beta *Node, st BatchNormStats, train bool) *
 		return g.dead(x.shape)
 	}
 	row := Shape{1, c}
-	var mu, v *Node
-	var xc *Node
-	if train {
-		if m < 2 {
-			g.failf("batch_norm", "input %v: training needs more than one value per channel", x.shape)
-			return g.dead(x.shape)
+	if !train {
+		mu := g.Reshape(g.Param(st.Mean), row)
+		v := g.Reshape(g.Param(st.Var), row)
+		xc := g.Sub(x, g.BroadcastRows(mu, x.shape))
+		scale := g.Recip(g.Sqrt(g.AddConst(v, st.Eps)))
+		if gamma != nil {
+			scale = g.Mul(scale, g.Reshape(gamma, row))
 		}
-		mu = g.Scale(g.ColSum(x), 1/float32(m))
-		xc = g.Sub(x, g.BroadcastRows(mu, x.shape))
-		v = g.Scale(g.ColSum(g.Square(xc)), 1/float32(m))
-	} else {
-		mu = g.Reshape(g.Param(st.Mean), row)
-		v = g.Reshape(g.Param(st.Var), row)
-		xc = g.Sub(x, g.BroadcastRows(mu, x.shape))
-	}
-	scale := g.Recip(g.Sqrt(g.AddConst(v, st.Eps)))
-	if gamma != nil {
-		scale = g.Mul(scale, g.Reshape(gamma, row))
-	}
-	y := g.Mul(xc, g.BroadcastRows(scale, x.shape))
-	if beta != nil {
-		y = g.BiasAct(y, beta, nn.Act{})
-	}
-	if train {
-		mom := st.Momentum
-		g.Assign(st.Mean, g.Axpby(g.Reshape(g.Param(st.Mean), row), mu, 1-mom, mom))
-		g.Assign(st.Var, g.Axpby(g.Reshape(g.Param(st.Var), row), g.Scale(v, float32(m)/float32(m-1)), 1-mom, mom))
-		if st.Count != nil {
-			g.Assign(st.Count, g.AddConst(g.Param(st.Count), 1))
+		y := g.Mul(xc, g.BroadcastRows(scale, x.shape))
+		if beta != nil {
+			y = g.BiasAct(y, beta, nn.Act{})
 		}
+		return y
+	}
+	if m < 2 {
+		g.failf("batch_norm", "input %v: training needs more than one value per channel", x.shape)
+		return g.dead(x.shape)
+	}
+	y, mu, v := g.batchNormTrain(x, gamma, beta, st.Eps)
+	mom := st.Momentum
+	g.Assign(st.Mean, g.Axpby(g.Reshape(g.Param(st.Mean), row), mu, 1-mom, mom))
+	g.Assign(st.Var, g.Axpby(g.Reshape(g.Param(st.Var), row), g.Scale(v, float32(m)/float32(m-1)), 1-mom, mom))
+	if st.Count != nil {
+		g.Assign(st.Count, g.AddConst(g.Param(st.Count), 1))
 	}
 	return y
+}
+
+// batchNormOp is the training-mode batch norm of one backend call
+// (nn.Backend's BatchNorm): its aux outputs are the batch's mean and
+// biased variance, [1 C] each.
+type batchNormOp struct {
+	eps             float32
+	hasGamma, hasBe bool
+}
+
+func (o batchNormOp) name() string { return "batch_norm" }
+func (o batchNormOp) exec(p *Program, c *instr) {
+	var gamma, beta nn.Mat
+	i := 1
+	if o.hasGamma {
+		gamma = c.in[i]
+		i++
+	}
+	if o.hasBe {
+		beta = c.in[i]
+	}
+	p.b.BatchNorm(c.out, c.aux[0], c.aux[1], c.in[0], gamma, beta, o.eps)
+}
+
+func (o batchNormOp) grad(g *Graph, n, dy *Node, daux []*Node, need []bool) []*Node {
+	if daux[0] != nil || daux[1] != nil {
+		g.failf("batch_norm", "its batch statistics have no gradient")
+		return make([]*Node, len(n.in))
+	}
+	var gamma *Node
+	if o.hasGamma {
+		gamma = n.in[1]
+	}
+	dx, dgamma, dbeta := g.batchNormBackward(dy, n.in[0], n.aux[0], n.aux[1], gamma, o)
+	out := make([]*Node, len(n.in))
+	out[0] = dx
+	i := 1
+	if o.hasGamma {
+		if need[i] {
+			out[i] = g.Reshape(dgamma, n.in[i].shape)
+		}
+		i++
+	}
+	if o.hasBe && need[i] {
+		out[i] = g.Reshape(dbeta, n.in[i].shape)
+	}
+	return out
+}
+
+// batchNormTrain normalises the columns of the M×C x by the batch's
+// statistics (one fused op on the backend) and returns the result with
+// the batch's mean and biased variance ([1 C] each, without gradients).
+func (g *Graph) batchNormTrain(x, gamma, beta *Node, eps float32) (y, mean, variance *Node) {
+	o := batchNormOp{eps: eps}
+	x = g.contig(x)
+	ins := []*Node{x}
+	c := x.shape.Cols()
+	if gamma != nil {
+		o.hasGamma = true
+		ins = append(ins, g.contig(g.Reshape(gamma, Shape{c})))
+	}
+	if beta != nil {
+		o.hasBe = true
+		ins = append(ins, g.contig(g.Reshape(beta, Shape{c})))
+	}
+	if !g.check("batch_norm", ins...) {
+		return g.dead(x.shape), g.dead(Shape{1, c}), g.dead(Shape{1, c})
+	}
+	if !(eps > 0) {
+		g.failf("batch_norm", "eps %g must be positive", eps)
+		return g.dead(x.shape), g.dead(Shape{1, c}), g.dead(Shape{1, c})
+	}
+	n := g.add(&Node{kind: kindOp, op: o, in: ins, shape: slices.Clone(x.shape)})
+	mean = g.add(&Node{kind: kindOp, producer: n, shape: Shape{1, c}})
+	variance = g.add(&Node{kind: kindOp, producer: n, shape: Shape{1, c}})
+	n.aux = []*Node{mean, variance}
+	return n, mean, variance
+}
+
+type batchNormBackwardOp struct {
+	eps      float32
+	hasGamma bool
+}
+
+func (o batchNormBackwardOp) name() string { return "batch_norm_backward" }
+func (o batchNormBackwardOp) exec(p *Program, c *instr) {
+	var gamma nn.Mat
+	if o.hasGamma {
+		gamma = c.in[4]
+	}
+	var dg, db nn.Mat
+	if len(c.aux) > 0 {
+		dg, db = c.aux[0], c.aux[1]
+	}
+	p.b.BatchNormBackward(c.out, dg, db, c.in[0], c.in[1], c.in[2], c.in[3], gamma, o.eps)
+}
+
+// batchNormBackward returns dx and, when the norm is affine, dgamma and
+// dbeta as [1 C] rows.
+func (g *Graph) batchNormBackward(dy, x, mean, variance, gamma *Node, o batchNormOp) (dx, dgamma, dbeta *Node) {
+	ins := []*Node{g.contig(dy), x, mean, variance}
+	if o.hasGamma {
+		ins = append(ins, gamma)
+	}
+	n := g.add(&Node{kind: kindOp, op: batchNormBackwardOp{o.eps, o.hasGamma}, in: ins, shape: slices.Clone(x.shape)})
+	if o.hasGamma || o.hasBe {
+		c := x.shape.Cols()
+		dgamma = g.add(&Node{kind: kindOp, producer: n, shape: Shape{1, c}})
+		dbeta = g.add(&Node{kind: kindOp, producer: n, shape: Shape{1, c}})
+		n.aux = []*Node{dgamma, dbeta}
+	}
+	return n, dgamma, dbeta
 }
