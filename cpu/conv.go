@@ -43,7 +43,26 @@ func (j *im2colJob) run(lo, hi int) {
 	for r := lo; r < hi; r++ {
 		row := j.cols[r*k : (r+1)*k]
 		y0, x0 := oy*g.SH-g.PH, ox*g.SW-g.PW
-		if g.Layout == nn.NHWC {
+		if g.Layout == nn.NHWC && g.C == 1 {
+			// One channel: each kernel position is one element (no copy
+			// call per element).
+			for ky := range g.KH {
+				iy := y0 + ky
+				dst := row[ky*g.KW : (ky+1)*g.KW]
+				if iy < 0 || iy >= g.H {
+					clear(dst)
+					continue
+				}
+				src := j.img[(n*g.H+iy)*g.W : (n*g.H+iy+1)*g.W]
+				for kx := range dst {
+					if ix := x0 + kx; ix >= 0 && ix < g.W {
+						dst[kx] = src[ix]
+					} else {
+						dst[kx] = 0
+					}
+				}
+			}
+		} else if g.Layout == nn.NHWC {
 			for ky := range g.KH {
 				iy := y0 + ky
 				for kx := range g.KW {
@@ -154,61 +173,56 @@ func taps(i, pad, stride, kernel, grid int) (k0, o0, n int) {
 	return k0, o0, n
 }
 
+// col2imTapCache is the widest image whose column taps a col2imJob keeps
+// on the stack (wider images find them pixel by pixel).
+const col2imTapCache = 512
+
 // run gathers each pixel's patch entries: the kernel rows and columns
-// that reach it are found once per pixel (taps, two divisions), then for
-// each block of channels the entries are added, tap by tap in ascending
-// (ky, kx) order, into float32 sums that start at 0, so that each
-// element's sum is the documented one; the sums are then stored, with
-// fl(beta·img) added when beta ≠ 0.
+// that reach it are found with taps (the columns' once per image column,
+// the rows' once per image row), then for each block of channels the
+// entries are added, tap by tap in ascending (ky, kx) order, into float32
+// sums that start at 0, so that each element's sum is the documented one;
+// the sums are then stored, with fl(beta·img) added when beta ≠ 0.
 func (j *col2imJob) run(lo, hi int) {
 	g := &j.g
 	kk := g.KH * g.KW
-	k := g.C * kk
 	hw := g.H * g.W
 	n, y, x := lo/hw, lo%hw/g.W, lo%g.W
-	var acc [col2imBlock]float32
-	for p := lo; p < hi; p++ {
-		ky0, oy0, nky := taps(y, g.PH, g.SH, g.KH, g.OH)
-		kx0, ox0, nkx := taps(x, g.PW, g.SW, g.KW, g.OW)
-		// NHWC: a row holds (ky, kx, c), channels contiguous; NCHW:
-		// (c, ky, kx), a channel every kk entries.
-		base, cs, tapStride, chanStride := ((n*g.H+y)*g.W+x)*g.C, 1, g.C, 1
-		if g.Layout == nn.NCHW {
-			base, cs, tapStride, chanStride = n*g.C*hw+y*g.W+x, hw, 1, kk
+	var xt [col2imTapCache][3]int32
+	cached := g.W <= col2imTapCache
+	if cached {
+		for i := range g.W {
+			k0, o0, nk := taps(i, g.PW, g.SW, g.KW, g.OW)
+			xt[i] = [3]int32{int32(k0), int32(o0), int32(nk)}
 		}
-		for c0 := 0; c0 < g.C; c0 += col2imBlock {
-			s := acc[:min(col2imBlock, g.C-c0)]
-			clear(s)
+	}
+	var acc [col2imBlock]float32
+	ky0, oy0, nky := taps(y, g.PH, g.SH, g.KH, g.OH)
+	for p := lo; p < hi; p++ {
+		var kx0, ox0, nkx int
+		if cached {
+			kx0, ox0, nkx = int(xt[x][0]), int(xt[x][1]), int(xt[x][2])
+		} else {
+			kx0, ox0, nkx = taps(x, g.PW, g.SW, g.KW, g.OW)
+		}
+		if g.C == 1 {
+			// One channel (NHWC and NCHW alike): a scalar sum.
+			var s float32
 			for a := range nky {
 				ky, oy := ky0+a*g.SH, oy0-a
+				rb := (n*g.OH+oy)*g.OW*kk + ky*g.KW
 				for e := range nkx {
-					kx, ox := kx0+e*g.SW, ox0-e
-					src := j.cols[((n*g.OH+oy)*g.OW+ox)*k+c0*chanStride+(ky*g.KW+kx)*tapStride:]
-					if chanStride == 1 {
-						addTo(s, src)
-						continue
-					}
-					for c := range s {
-						s[c] += src[c*kk]
-					}
+					s += j.cols[rb+(ox0-e)*kk+kx0+e*g.SW]
 				}
 			}
-			i := base + c0*cs
+			i := (n*g.H+y)*g.W + x
 			if j.beta == 0 {
-				if cs == 1 {
-					copy(j.img[i:i+len(s)], s)
-				} else {
-					for _, v := range s {
-						j.img[i] = v
-						i += cs
-					}
-				}
-				continue
+				j.img[i] = s
+			} else {
+				j.img[i] = float32(j.beta*j.img[i]) + s // explicit rounding: no fused multiply-add
 			}
-			for _, v := range s {
-				j.img[i] = float32(j.beta*j.img[i]) + v // explicit rounding: no fused multiply-add
-				i += cs
-			}
+		} else {
+			j.pixel(acc[:], n, y, x, ky0, oy0, nky, kx0, ox0, nkx)
 		}
 		if x++; x == g.W {
 			x = 0
@@ -216,6 +230,57 @@ func (j *col2imJob) run(lo, hi int) {
 				y = 0
 				n++
 			}
+			ky0, oy0, nky = taps(y, g.PH, g.SH, g.KH, g.OH)
+		}
+	}
+}
+
+// pixel gathers the patch entries of pixel (n, y, x) of a multi-channel
+// image, col2imBlock channels at a time in acc, from the kernel rows and
+// columns that taps found for it.
+func (j *col2imJob) pixel(acc []float32, n, y, x, ky0, oy0, nky, kx0, ox0, nkx int) {
+	g := &j.g
+	kk := g.KH * g.KW
+	k := g.C * kk
+	hw := g.H * g.W
+	// NHWC: a row holds (ky, kx, c), channels contiguous; NCHW: (c, ky,
+	// kx), a channel every kk entries.
+	base, cs, tapStride, chanStride := ((n*g.H+y)*g.W+x)*g.C, 1, g.C, 1
+	if g.Layout == nn.NCHW {
+		base, cs, tapStride, chanStride = n*g.C*hw+y*g.W+x, hw, 1, kk
+	}
+	for c0 := 0; c0 < g.C; c0 += col2imBlock {
+		s := acc[:min(col2imBlock, g.C-c0)]
+		clear(s)
+		for a := range nky {
+			ky, oy := ky0+a*g.SH, oy0-a
+			for e := range nkx {
+				kx, ox := kx0+e*g.SW, ox0-e
+				src := j.cols[((n*g.OH+oy)*g.OW+ox)*k+c0*chanStride+(ky*g.KW+kx)*tapStride:]
+				if chanStride == 1 {
+					addTo(s, src)
+					continue
+				}
+				for c := range s {
+					s[c] += src[c*kk]
+				}
+			}
+		}
+		i := base + c0*cs
+		if j.beta == 0 {
+			if cs == 1 {
+				copy(j.img[i:i+len(s)], s)
+			} else {
+				for _, v := range s {
+					j.img[i] = v
+					i += cs
+				}
+			}
+			continue
+		}
+		for _, v := range s {
+			j.img[i] = float32(j.beta*j.img[i]) + v // explicit rounding: no fused multiply-add
+			i += cs
 		}
 	}
 }

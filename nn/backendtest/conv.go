@@ -190,7 +190,10 @@ func convGeoms() []nn.ConvGeom {
 		mustConv(nn.NHWC, 4, 32, 14, 14, 4, 4, 2, 2, 1, 1), // 196×512 patches
 		// More channels than a CPU pixel sums at a time (cpu's col2imBlock).
 		mustConv(nn.NHWC, 1, 300, 5, 6, 3, 3, 2, 2, 1, 1),
-		mustConv(nn.NCHW, 1, 300, 6, 5, 3, 3, 2, 2, 1, 1))
+		mustConv(nn.NCHW, 1, 300, 6, 5, 3, 3, 2, 2, 1, 1),
+		// Wider than the column taps cpu's Col2Im keeps (col2imTapCache).
+		mustConv(nn.NHWC, 1, 1, 3, 600, 4, 4, 2, 2, 1, 1),
+		mustConv(nn.NHWC, 1, 2, 2, 530, 3, 3, 1, 1, 1, 1))
 	return gs
 }
 
