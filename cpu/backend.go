@@ -72,6 +72,7 @@ type Backend struct {
 	jGather      gatherJob
 	jIm2Col      im2colJob
 	jCol2Im      col2imJob
+	jSwap        layoutSwapJob
 	jScatter     scatterJob
 	jAxpby       axpbyJob
 	jMul2        stridedMulJob

@@ -17,10 +17,94 @@ func (b *Backend) Im2Col(cols, img nn.Mat, g nn.ConvGeom) {
 		b.failf(op, "%v", err)
 		return
 	}
+	if isLayoutSwap(g) {
+		// NCHW → NHWC: each image's C×HW matrix transposed.
+		j := &b.jSwap
+		*j = layoutSwapJob{dst: cd, src: id, rows: g.C, cols: g.H * g.W}
+		b.parallel(g.N, g.C*g.H*g.W, j)
+		*j = layoutSwapJob{}
+		return
+	}
 	j := &b.jIm2Col
 	*j = im2colJob{cols: cd, img: id, g: g}
 	b.parallel(cols.Rows, cols.Cols, j)
 	*j = im2colJob{}
+}
+
+// isLayoutSwap says whether the geometry is a layout conversion: 1×1
+// patches of NCHW images at stride 1 without padding, whose patch matrix
+// is the NHWC image (Im2Col converts NCHW → NHWC, Col2Im back).
+func isLayoutSwap(g nn.ConvGeom) bool {
+	return g.Layout == nn.NCHW && g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0
+}
+
+// layoutSwapJob transposes images [lo, hi): image n's rows×cols block of
+// src into the cols×rows block of dst, four source rows at a time (four
+// streams read in order, four adjacent destination elements written): a
+// copy for Im2Col; for Col2Im (sum) the one-term sums of its gather,
+// dst = 0 + src (−0 becoming +0 as there) or, with beta ≠ 0,
+// dst = fl(beta·dst) + (0 + src).
+type layoutSwapJob struct {
+	dst, src   []float32
+	rows, cols int
+	sum        bool
+	beta       float32
+}
+
+func (j *layoutSwapJob) run(lo, hi int) {
+	r, c := j.rows, j.cols
+	for n := lo; n < hi; n++ {
+		src, dst := j.src[n*r*c:(n+1)*r*c], j.dst[n*r*c:(n+1)*r*c]
+		i := 0
+		if !j.sum {
+			for ; i+4 <= r; i += 4 {
+				s0, s1, s2, s3 := src[i*c:(i+1)*c], src[(i+1)*c:(i+2)*c], src[(i+2)*c:(i+3)*c], src[(i+3)*c:(i+4)*c]
+				for k := range s0 {
+					d := dst[k*r+i : k*r+i+4]
+					d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
+				}
+			}
+			for ; i < r; i++ {
+				for k, v := range src[i*c : (i+1)*c] {
+					dst[k*r+i] = v
+				}
+			}
+			continue
+		}
+		if j.beta == 0 {
+			for ; i+4 <= r; i += 4 {
+				s0, s1, s2, s3 := src[i*c:(i+1)*c], src[(i+1)*c:(i+2)*c], src[(i+2)*c:(i+3)*c], src[(i+3)*c:(i+4)*c]
+				for k := range s0 {
+					d := dst[k*r+i : k*r+i+4]
+					d[0], d[1], d[2], d[3] = 0+s0[k], 0+s1[k], 0+s2[k], 0+s3[k]
+				}
+			}
+			for ; i < r; i++ {
+				for k, v := range src[i*c : (i+1)*c] {
+					dst[k*r+i] = 0 + v
+				}
+			}
+			continue
+		}
+		be := j.beta
+		for ; i+4 <= r; i += 4 {
+			s0, s1, s2, s3 := src[i*c:(i+1)*c], src[(i+1)*c:(i+2)*c], src[(i+2)*c:(i+3)*c], src[(i+3)*c:(i+4)*c]
+			for k := range s0 {
+				d := dst[k*r+i : k*r+i+4]
+				// Explicit rounding: no fused multiply-add.
+				d[0] = float32(be*d[0]) + (0 + s0[k])
+				d[1] = float32(be*d[1]) + (0 + s1[k])
+				d[2] = float32(be*d[2]) + (0 + s2[k])
+				d[3] = float32(be*d[3]) + (0 + s3[k])
+			}
+		}
+		for ; i < r; i++ {
+			for k, v := range src[i*c : (i+1)*c] {
+				d := &dst[k*r+i]
+				*d = float32(be**d) + (0 + v)
+			}
+		}
+	}
 }
 
 // im2colJob does patch rows [lo, hi) of Im2Col.
@@ -132,6 +216,14 @@ func (b *Backend) Col2Im(img, cols nn.Mat, g nn.ConvGeom, beta float32) {
 	}
 	if err := nn.CheckConv(img, cols, g); err != nil {
 		b.failf(op, "%v", err)
+		return
+	}
+	if isLayoutSwap(g) {
+		// NHWC → NCHW: each image's HW×C matrix transposed.
+		j := &b.jSwap
+		*j = layoutSwapJob{dst: id, src: cd, rows: g.H * g.W, cols: g.C, sum: true, beta: beta}
+		b.parallel(g.N, g.C*g.H*g.W, j)
+		*j = layoutSwapJob{}
 		return
 	}
 	j := &b.jCol2Im

@@ -191,6 +191,10 @@ func convGeoms() []nn.ConvGeom {
 		// More channels than a CPU pixel sums at a time (cpu's col2imBlock).
 		mustConv(nn.NHWC, 1, 300, 5, 6, 3, 3, 2, 2, 1, 1),
 		mustConv(nn.NCHW, 1, 300, 6, 5, 3, 3, 2, 2, 1, 1),
+		// Layout conversions (1×1, stride 1, no padding) larger than
+		// cpu's transposition tiles, and a DCGAN weight's.
+		mustConv(nn.NCHW, 3, 40, 5, 7, 1, 1, 1, 1, 0, 0),
+		mustConv(nn.NCHW, 128, 64, 4, 4, 1, 1, 1, 1, 0, 0),
 		// Wider than the column taps cpu's Col2Im keeps (col2imTapCache).
 		mustConv(nn.NHWC, 1, 1, 3, 600, 4, 4, 2, 2, 1, 1),
 		mustConv(nn.NHWC, 1, 2, 2, 530, 3, 3, 1, 1, 1, 1))
