@@ -132,3 +132,30 @@ func BenchmarkSquare(b *testing.B) {
 		b.Run(fmt.Sprintf("%d/gonum", n), func(b *testing.B) { benchGonum(b, s) })
 	}
 }
+
+// BenchmarkDirectA times products whose row-major A is read in place by
+// the direct kernels (n ≤ directMaxN) against the same products with A
+// packed: the 32×32 DCGAN's convolutions (Im2Col patches times the weight,
+// the output gradient times the weight) and the seed model's forward
+// products.
+func BenchmarkDirectA(b *testing.B) {
+	shapes := map[string]gemmShape{
+		"D2fwd-4096x128x1024-NT":   {false, true, 4096, 128, 1024},
+		"D3fwd-1024x256x2048-NT":   {false, true, 1024, 256, 2048},
+		"D2dx-4096x1024x128-NN":    {false, false, 4096, 1024, 128},
+		"seedD1fwd-64x1024x784-NT": {false, true, 64, 1024, 784},
+		"seedG3fwd-64x1024x512-NT": {false, true, 64, 1024, 512},
+	}
+	for name, s := range shapes {
+		for _, direct := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/direct=%v", name, direct), func(b *testing.B) {
+				old := sgemm.SetDirectMaxN(-1)
+				if direct {
+					sgemm.SetDirectMaxN(old)
+				}
+				defer sgemm.SetDirectMaxN(old)
+				benchOurs(b, s)
+			})
+		}
+	}
+}

@@ -20,6 +20,12 @@ func kern512x8x16(k int, a, b, c *float32, ldc int, beta float32, mode int)
 func kern256x6x8(k int, a, b, c *float32, ldc int, beta float32, mode int)
 
 //go:noescape
+func kern256x6x16d(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern256x6x8d(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
 func packTrans(dst, src *float32, ld, k8, rows, width int)
 
 //go:noescape
@@ -46,6 +52,7 @@ var avx512Set = &kernelSet{
 var avx2Set = &kernelSet{
 	name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 252, ncMax: 2048,
 	micro: kern256x6x16, microHalf: kern256x6x8, trans: packTrans, copy: packCopy,
+	direct: kern256x6x16d, directHalf: kern256x6x8d,
 	dotRows: dotRows, axpyCols: axpyCols,
 }
 

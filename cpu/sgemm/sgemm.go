@@ -39,6 +39,11 @@ type kernelSet struct {
 	// microHalf, if not nil, is micro for an mr×(nr/2) tile. It serves a
 	// last column panel of at most nr/2 columns, packed nr/2 wide.
 	microHalf func(k int, a, b, c *float32, ldc int, beta float32, mode int)
+	// direct and directHalf, if not nil, are micro and microHalf reading
+	// an mr-row panel of a row-major op(A) in place (row r at a + r·lda,
+	// k contiguous) instead of packed: the same products, summed in the
+	// same order, so the results are the same bit for bit.
+	direct, directHalf func(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
 	// trans sets dst[p·width+r] = src[r·ld+p] for r < rows (a multiple of
 	// 4) and p < 8·k8; nil means the Go loop.
 	trans func(dst, src *float32, ld, k8, rows, width int)
@@ -228,6 +233,9 @@ type callCtx struct {
 	// gen numbers the calls made with this context.
 	gen    uint64
 	splitN bool
+	// directA says that full mr-row panels of A are read in place by the
+	// kernel set's direct kernels rather than packed.
+	directA bool
 	// cacheA (with splitN) and cacheB (without) say that each participant
 	// packs the operand every chunk needs once, all K blocks of it, and
 	// reuses it for the later chunks it claims.
@@ -342,6 +350,10 @@ func kBlocks(k, kcMax int) int {
 	return (kc + 7) &^ 7
 }
 
+// directMaxN is the widest product whose A is read in place (see gemm);
+// a variable so that the tests and benchmarks can move it.
+var directMaxN = 512
+
 // maxCache bounds the packed-operand cache of one participant, in float32
 // elements (16 MiB). Larger operands are packed block by block per chunk.
 const maxCache = 4 << 20
@@ -356,6 +368,10 @@ func (ctx *callCtx) gemm() {
 		w = 1
 	}
 	ctx.nchunks, ctx.splitN, ctx.cacheA, ctx.cacheB = 1, true, false, false
+	// A row-major op(A) is read in place where the kernel set can, when n
+	// is small enough that each packed element of A would serve few
+	// products (an Im2Col patch matrix times a conv weight, say).
+	ctx.directA = ks.direct != nil && !p.transA && p.n <= directMaxN
 	if w > 1 {
 		// Split along n (every participant packs all of A) or along m
 		// (every participant packs all of B), whichever makes a
@@ -371,7 +387,7 @@ func (ctx *callCtx) gemm() {
 		tiles := mt
 		if ctx.splitN {
 			w, tiles = wn, nt
-			ctx.cacheA = mt*ks.mr*p.k <= maxCache
+			ctx.cacheA = mt*ks.mr*p.k <= maxCache && !ctx.directA
 		} else {
 			w = wm
 			ctx.cacheB = nt*ks.nr*p.k <= maxCache
@@ -459,20 +475,36 @@ func gemmBlock(pt *part, i0, i1, j0, j1 int) {
 				if ctx.cacheA {
 					ap = pt.ap[pc*mPad+ic*kc:]
 				}
-				if !ctx.cacheA || !pt.packed {
+				switch {
+				case ctx.directA:
+					// Only a last panel of fewer than mr rows is packed.
+					if rem := mc % mr; rem != 0 {
+						packA(ks, ap[(mc-rem)*kc:], p, ic+mc-rem, rem, pc, kc)
+					}
+				case !ctx.cacheA || !pt.packed:
 					packA(ks, ap, p, ic, mc, pc, kc)
 				}
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
-					micro, width := ks.micro, panelWidth(ks, nn)
+					micro, direct, width := ks.micro, ks.direct, panelWidth(ks, nn)
 					if width < nr {
-						micro = ks.microHalf
+						micro, direct = ks.microHalf, ks.directHalf
 					}
 					bpan := &bp[jr*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
-						apan := &ap[ir*kc]
 						off := (ic+ir)*p.ldc + jc + jr
+						if ctx.directA && mm == mr {
+							aptr := &p.a[(ic+ir)*p.lda+pc]
+							if nn == width {
+								direct(kc, aptr, p.lda, bpan, &p.c[off], p.ldc, p.beta, mode)
+								continue
+							}
+							direct(kc, aptr, p.lda, bpan, &pt.tile[0], width, 0, modeStore)
+							merge(p.c[off:], p.ldc, pt.tile, width, mm, nn, p.beta, mode)
+							continue
+						}
+						apan := &ap[ir*kc]
 						if mm == mr && nn == width {
 							micro(kc, apan, bpan, &p.c[off], p.ldc, p.beta, mode)
 							continue

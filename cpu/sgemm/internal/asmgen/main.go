@@ -35,6 +35,9 @@ type kernel struct {
 	vw   int    // lanes per vector: 16 (zmm) or 8 (ymm)
 	reg  string // "Z" or "Y"
 	zero string // the instruction that zeroes a register
+	// direct kernels read A unpacked: row r of the panel at a + r·lda,
+	// its k steps contiguous (see emit).
+	direct bool
 }
 
 func (k kernel) nr() int { return k.nv * k.vw }
@@ -48,13 +51,43 @@ func (k kernel) breg(j int) string { return fmt.Sprintf("%s%d", k.reg, k.mr*k.nv
 // treg is the register that holds the broadcast element of A.
 func (k kernel) treg() string { return fmt.Sprintf("%s%d", k.reg, k.mr*k.nv+k.nv) }
 
+// directBase is the register that points at row 3q of a direct kernel's A
+// (rows 3q+1 and 3q+2 are one and two lda past it, lda in R11).
+var directBase = []string{"AX", "R10", "R12"}
+
+// aElem is the address of row r of the A panel at byte offset aoff along k.
+func (k kernel) aElem(r, aoff int) string {
+	if !k.direct {
+		return fmt.Sprintf("%d(AX)", aoff+r*4)
+	}
+	base := directBase[r/3]
+	switch r % 3 {
+	case 1:
+		return fmt.Sprintf("%d(%s)(R11*1)", aoff, base)
+	case 2:
+		return fmt.Sprintf("%d(%s)(R11*2)", aoff, base)
+	}
+	return fmt.Sprintf("%d(%s)", aoff, base)
+}
+
+// advanceA moves A on by steps k steps.
+func (k kernel) advanceA(g *gen, steps int) {
+	if !k.direct {
+		g.i("ADDQ $%d, AX", steps*k.mr*4)
+		return
+	}
+	for q := 0; 3*q < k.mr; q++ {
+		g.i("ADDQ $%d, %s", steps*4, directBase[q])
+	}
+}
+
 // step writes one k step at byte offsets aoff into A and boff into B.
 func (k kernel) step(g *gen, aoff, boff int) {
 	for j := 0; j < k.nv; j++ {
 		g.i("VMOVUPS %d(BX), %s", boff+j*k.vw*4, k.breg(j))
 	}
 	for r := 0; r < k.mr; r++ {
-		g.i("VBROADCASTSS %d(AX), %s", aoff+r*4, k.treg())
+		g.i("VBROADCASTSS %s, %s", k.aElem(r, aoff), k.treg())
 		for j := 0; j < k.nv; j++ {
 			g.i("VFMADD231PS %s, %s, %s", k.breg(j), k.treg(), k.acc(r, j))
 		}
@@ -68,16 +101,39 @@ func (k kernel) step(g *gen, aoff, boff int) {
 // It computes the tile T = Σ_p a[p·mr+r]·b[p·nr+j] and stores it into the
 // mr×nr block at c (row stride ldc elements): mode 0 stores C = T, mode 1
 // stores C = C + T, mode 2 stores C = float32(beta·C) + T.
+//
+// A direct kernel
+//
+//	func name(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
+//
+// computes T = Σ_p a[r·lda+p]·b[p·nr+j] instead: A's panel read in place
+// (rows of a row-major op(A)), the same products summed in the same order.
 func (k kernel) emit(g *gen) {
 	const unroll = 4
 	mr, nr := k.mr, k.nr()
-	fmt.Fprintf(g, "// func %s(k int, a, b, c *float32, ldc int, beta float32, mode int)\n", k.name)
-	fmt.Fprintf(g, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name)
+	off := 0 // the frame offset of ldc, beta and mode past the direct kernels' lda
+	if k.direct {
+		off = 8
+		fmt.Fprintf(g, "// func %s(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)\n", k.name)
+		fmt.Fprintf(g, "TEXT ·%s(SB), NOSPLIT, $0-64\n", k.name)
+	} else {
+		fmt.Fprintf(g, "// func %s(k int, a, b, c *float32, ldc int, beta float32, mode int)\n", k.name)
+		fmt.Fprintf(g, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name)
+	}
 	g.i("MOVQ k+0(FP), CX")
 	g.i("MOVQ a+8(FP), AX")
-	g.i("MOVQ b+16(FP), BX")
-	g.i("MOVQ c+24(FP), DI")
-	g.i("MOVQ ldc+32(FP), R8")
+	if k.direct {
+		g.i("MOVQ lda+16(FP), R11")
+		g.i("SHLQ $2, R11")
+		for q := 1; 3*q < k.mr; q++ {
+			// Row 3q: three lda past row 3(q−1).
+			g.i("LEAQ (%s)(R11*2), %s", directBase[q-1], directBase[q])
+			g.i("ADDQ R11, %s", directBase[q])
+		}
+	}
+	g.i("MOVQ b+%d(FP), BX", 16+off)
+	g.i("MOVQ c+%d(FP), DI", 24+off)
+	g.i("MOVQ ldc+%d(FP), R8", 32+off)
 	g.i("SHLQ $2, R8")
 	// Warm the C tile while the products run.
 	g.i("MOVQ DI, R9")
@@ -97,9 +153,13 @@ func (k kernel) emit(g *gen) {
 	g.i("JL %s_tail", k.name)
 	g.label(k.name + "_loop")
 	for u := 0; u < unroll; u++ {
-		k.step(g, u*mr*4, u*nr*4)
+		astep := mr * 4
+		if k.direct {
+			astep = 4
+		}
+		k.step(g, u*astep, u*nr*4)
 	}
-	g.i("ADDQ $%d, AX", unroll*mr*4)
+	k.advanceA(g, unroll)
 	g.i("ADDQ $%d, BX", unroll*nr*4)
 	g.i("SUBQ $%d, CX", unroll)
 	g.i("CMPQ CX, $%d", unroll)
@@ -108,13 +168,13 @@ func (k kernel) emit(g *gen) {
 	g.i("TESTQ CX, CX")
 	g.i("JE %s_store", k.name)
 	k.step(g, 0, 0)
-	g.i("ADDQ $%d, AX", mr*4)
+	k.advanceA(g, 1)
 	g.i("ADDQ $%d, BX", nr*4)
 	g.i("DECQ CX")
 	g.i("JMP %s_tail", k.name)
 
 	g.label(k.name + "_store")
-	g.i("MOVQ mode+48(FP), DX")
+	g.i("MOVQ mode+%d(FP), DX", 48+off)
 	g.i("CMPQ DX, $1")
 	g.i("JEQ %s_add", k.name)
 	g.i("JGT %s_beta", k.name)
@@ -143,7 +203,7 @@ func (k kernel) emit(g *gen) {
 	g.i("RET")
 
 	g.label(k.name + "_beta")
-	g.i("VBROADCASTSS beta+40(FP), %s", k.treg())
+	g.i("VBROADCASTSS beta+%d(FP), %s", 40+off, k.treg())
 	for r := 0; r < mr; r++ {
 		for j := 0; j < k.nv; j++ {
 			g.i("VMULPS %d(DI), %s, %s", j*k.vw*4, k.treg(), k.breg(0))
@@ -531,6 +591,11 @@ func main() {
 		// columns (n = 784 ends in 16, n = 100 in 4).
 		{name: "kern512x8x16", mr: 8, nv: 1, vw: 16, reg: "Z", zero: "VPXORD"},
 		{name: "kern256x6x8", mr: 6, nv: 1, vw: 8, reg: "Y", zero: "VXORPS"},
+		// Direct AVX2 kernels: A read in place, for products whose A
+		// (an Im2Col patch matrix, say) is large beside n, where packing
+		// it costs more than the kernel saves by reading it packed.
+		{name: "kern256x6x16d", mr: 6, nv: 2, vw: 8, reg: "Y", zero: "VXORPS", direct: true},
+		{name: "kern256x6x8d", mr: 6, nv: 1, vw: 8, reg: "Y", zero: "VXORPS", direct: true},
 	}
 	for _, k := range kernels {
 		if k.mr*k.nv+k.nv+1 > map[string]int{"Z": 32, "Y": 16}[k.reg] {
