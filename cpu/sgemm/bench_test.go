@@ -145,6 +145,7 @@ func BenchmarkDirectA(b *testing.B) {
 		"D2dx-4096x1024x128-NN":    {false, false, 4096, 1024, 128},
 		"seedD1fwd-64x1024x784-NT": {false, true, 64, 1024, 784},
 		"seedG3fwd-64x1024x512-NT": {false, true, 64, 1024, 512},
+		"D1dW-64x16x16384-TN":      {true, false, 64, 16, 16384},
 	}
 	for name, s := range shapes {
 		for _, direct := range []bool{true, false} {

@@ -26,6 +26,12 @@ func kern256x6x16d(k int, a *float32, lda int, b, c *float32, ldc int, beta floa
 func kern256x6x8d(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
 
 //go:noescape
+func kern256x6x16t(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func kern256x6x8t(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
 func packTrans(dst, src *float32, ld, k8, rows, width int)
 
 //go:noescape
@@ -52,7 +58,7 @@ var avx512Set = &kernelSet{
 var avx2Set = &kernelSet{
 	name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 252, ncMax: 2048,
 	micro: kern256x6x16, microHalf: kern256x6x8, trans: packTrans, copy: packCopy,
-	direct: kern256x6x16d, directHalf: kern256x6x8d,
+	direct: kern256x6x16d, directHalf: kern256x6x8d, directT: kern256x6x16t, directTHalf: kern256x6x8t,
 	dotRows: dotRows, axpyCols: axpyCols,
 }
 

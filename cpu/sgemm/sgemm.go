@@ -44,6 +44,9 @@ type kernelSet struct {
 	// k contiguous) instead of packed: the same products, summed in the
 	// same order, so the results are the same bit for bit.
 	direct, directHalf func(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
+	// directT and directTHalf read the panel of op(A) = Aᵀ in place: row r
+	// at a + r, the k steps lda apart.
+	directT, directTHalf func(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
 	// trans sets dst[p·width+r] = src[r·ld+p] for r < rows (a multiple of
 	// 4) and p < 8·k8; nil means the Go loop.
 	trans func(dst, src *float32, ld, k8, rows, width int)
@@ -234,7 +237,7 @@ type callCtx struct {
 	gen    uint64
 	splitN bool
 	// directA says that full mr-row panels of A are read in place by the
-	// kernel set's direct kernels rather than packed.
+	// kernel set's direct kernels (directT for transA) rather than packed.
 	directA bool
 	// cacheA (with splitN) and cacheB (without) say that each participant
 	// packs the operand every chunk needs once, all K blocks of it, and
@@ -368,10 +371,11 @@ func (ctx *callCtx) gemm() {
 		w = 1
 	}
 	ctx.nchunks, ctx.splitN, ctx.cacheA, ctx.cacheB = 1, true, false, false
-	// A row-major op(A) is read in place where the kernel set can, when n
-	// is small enough that each packed element of A would serve few
-	// products (an Im2Col patch matrix times a conv weight, say).
-	ctx.directA = ks.direct != nil && !p.transA && p.n <= directMaxN
+	// A is read in place where the kernel set can, when n is small enough
+	// that each packed element of A would serve few products (an Im2Col
+	// patch matrix times a conv weight, say, or a weight gradient's
+	// transposed output gradient).
+	ctx.directA = p.n <= directMaxN && (!p.transA && ks.direct != nil || p.transA && ks.directT != nil)
 	if w > 1 {
 		// Split along n (every participant packs all of A) or along m
 		// (every participant packs all of B), whichever makes a
@@ -487,15 +491,26 @@ func gemmBlock(pt *part, i0, i1, j0, j1 int) {
 				for jr := 0; jr < nc; jr += nr {
 					nn := min(nr, nc-jr)
 					micro, direct, width := ks.micro, ks.direct, panelWidth(ks, nn)
+					if p.transA {
+						direct = ks.directT
+					}
 					if width < nr {
 						micro, direct = ks.microHalf, ks.directHalf
+						if p.transA {
+							direct = ks.directTHalf
+						}
 					}
 					bpan := &bp[jr*kc]
 					for ir := 0; ir < mc; ir += mr {
 						mm := min(mr, mc-ir)
 						off := (ic+ir)*p.ldc + jc + jr
 						if ctx.directA && mm == mr {
-							aptr := &p.a[(ic+ir)*p.lda+pc]
+							var aptr *float32
+							if p.transA {
+								aptr = &p.a[pc*p.lda+ic+ir]
+							} else {
+								aptr = &p.a[(ic+ir)*p.lda+pc]
+							}
 							if nn == width {
 								direct(kc, aptr, p.lda, bpan, &p.c[off], p.ldc, p.beta, mode)
 								continue

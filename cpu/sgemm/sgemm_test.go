@@ -438,7 +438,7 @@ func TestKBlocksDependOnKOnly(t *testing.T) {
 }
 
 // TestDirectAIsPacked checks that reading A in place (the direct kernels,
-// for a row-major op(A) and n ≤ directMaxN) gives the packed path's results
+// for n ≤ directMaxN, A transposed or not) gives the packed path's results
 // bit for bit, for every beta mode, with partial row and column panels,
 // on one and on several workers.
 func TestDirectAIsPacked(t *testing.T) {
@@ -447,11 +447,12 @@ func TestDirectAIsPacked(t *testing.T) {
 			t.Skipf("kernel set %s has no direct kernels", impl.name)
 		}
 		rng := rand.New(rand.NewPCG(7, 8))
-		shapes := [][3]int{{6, 16, 1}, {7, 9, 5}, {64, 8, 300}, {131, 157, 300}, {600, 128, 1030}, {253, 500, 257}}
+		shapes := [][3]int{{6, 16, 1}, {7, 9, 5}, {64, 8, 300}, {131, 157, 300}, {600, 128, 1030}, {253, 500, 257}, {64, 16, 3000}}
 		for _, s := range shapes {
-			for _, transB := range []bool{false, true} {
+			for tr := 0; tr < 4; tr++ {
+				transA, transB := tr&1 != 0, tr&2 != 0
 				for _, beta := range []float32{0, 1, 0.5} {
-					g := newCase(rng, false, transB, s[0], s[1], s[2], 1)
+					g := newCase(rng, transA, transB, s[0], s[1], s[2], 1)
 					for _, w := range []int{1, 2} {
 						var direct, packed []float32
 						withWorkers(w, func() {
@@ -461,7 +462,7 @@ func TestDirectAIsPacked(t *testing.T) {
 							packed = g.run(beta, g.c)
 							directMaxN = old
 						})
-						require.Equal(t, bitsOf(packed), bitsOf(direct), "shape %v transB %v beta %v workers %d", s, transB, beta, w)
+						require.Equal(t, bitsOf(packed), bitsOf(direct), "shape %v transA %v transB %v beta %v workers %d", s, transA, transB, beta, w)
 					}
 				}
 			}

@@ -36,8 +36,9 @@ type kernel struct {
 	reg  string // "Z" or "Y"
 	zero string // the instruction that zeroes a register
 	// direct kernels read A unpacked: row r of the panel at a + r·lda,
-	// its k steps contiguous (see emit).
-	direct bool
+	// its k steps contiguous; with trans, row r at a + r and k steps lda
+	// apart (a column-major op(A), i.e. Aᵀ of a row-major A; see emit).
+	direct, trans bool
 }
 
 func (k kernel) nr() int { return k.nv * k.vw }
@@ -57,7 +58,7 @@ var directBase = []string{"AX", "R10", "R12"}
 
 // aElem is the address of row r of the A panel at byte offset aoff along k.
 func (k kernel) aElem(r, aoff int) string {
-	if !k.direct {
+	if !k.direct || k.trans {
 		return fmt.Sprintf("%d(AX)", aoff+r*4)
 	}
 	base := directBase[r/3]
@@ -72,6 +73,9 @@ func (k kernel) aElem(r, aoff int) string {
 
 // advanceA moves A on by steps k steps.
 func (k kernel) advanceA(g *gen, steps int) {
+	if k.trans {
+		return // each step moved on already
+	}
 	if !k.direct {
 		g.i("ADDQ $%d, AX", steps*k.mr*4)
 		return
@@ -92,6 +96,9 @@ func (k kernel) step(g *gen, aoff, boff int) {
 			g.i("VFMADD231PS %s, %s, %s", k.breg(j), k.treg(), k.acc(r, j))
 		}
 	}
+	if k.trans {
+		g.i("ADDQ R11, AX") // the next k step: lda on
+	}
 }
 
 // emit writes the kernel
@@ -107,7 +114,9 @@ func (k kernel) step(g *gen, aoff, boff int) {
 //	func name(k int, a *float32, lda int, b, c *float32, ldc int, beta float32, mode int)
 //
 // computes T = Σ_p a[r·lda+p]·b[p·nr+j] instead: A's panel read in place
-// (rows of a row-major op(A)), the same products summed in the same order.
+// (rows of a row-major op(A)), the same products summed in the same order;
+// a transposed direct kernel T = Σ_p a[p·lda+r]·b[p·nr+j] (op(A) = Aᵀ of a
+// row-major A).
 func (k kernel) emit(g *gen) {
 	const unroll = 4
 	mr, nr := k.mr, k.nr()
@@ -125,7 +134,7 @@ func (k kernel) emit(g *gen) {
 	if k.direct {
 		g.i("MOVQ lda+16(FP), R11")
 		g.i("SHLQ $2, R11")
-		for q := 1; 3*q < k.mr; q++ {
+		for q := 1; 3*q < k.mr && !k.trans; q++ {
 			// Row 3q: three lda past row 3(q−1).
 			g.i("LEAQ (%s)(R11*2), %s", directBase[q-1], directBase[q])
 			g.i("ADDQ R11, %s", directBase[q])
@@ -154,7 +163,10 @@ func (k kernel) emit(g *gen) {
 	g.label(k.name + "_loop")
 	for u := 0; u < unroll; u++ {
 		astep := mr * 4
-		if k.direct {
+		switch {
+		case k.trans:
+			astep = 0 // AX moves on every step
+		case k.direct:
 			astep = 4
 		}
 		k.step(g, u*astep, u*nr*4)
@@ -596,6 +608,8 @@ func main() {
 		// it costs more than the kernel saves by reading it packed.
 		{name: "kern256x6x16d", mr: 6, nv: 2, vw: 8, reg: "Y", zero: "VXORPS", direct: true},
 		{name: "kern256x6x8d", mr: 6, nv: 1, vw: 8, reg: "Y", zero: "VXORPS", direct: true},
+		{name: "kern256x6x16t", mr: 6, nv: 2, vw: 8, reg: "Y", zero: "VXORPS", direct: true, trans: true},
+		{name: "kern256x6x8t", mr: 6, nv: 1, vw: 8, reg: "Y", zero: "VXORPS", direct: true, trans: true},
 	}
 	for _, k := range kernels {
 		if k.mr*k.nv+k.nv+1 > map[string]int{"Z": 32, "Y": 16}[k.reg] {
