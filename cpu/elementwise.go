@@ -28,15 +28,30 @@ func leakyFactor(x float32, oneBits, slopeBits uint32) float32 {
 	return math.Float32frombits(f)
 }
 
+// leakySliceGo is leakySlice in Go: y[i] = x[i]·leakyFactor(x[i]).
+func leakySliceGo(y, x []float32, slope float32) {
+	x = x[:len(y)]
+	one, sb := math.Float32bits(1), math.Float32bits(slope)
+	for i, v := range x {
+		y[i] = v * leakyFactor(v, one, sb)
+	}
+}
+
+// leakyBackSliceGo is leakyBackSlice in Go: dx[i] = dy[i]·leakyFactor(y[i]).
+func leakyBackSliceGo(dx, dy, y []float32, slope float32) {
+	dy, y = dy[:len(dx)], y[:len(dx)]
+	one, sb := math.Float32bits(1), math.Float32bits(slope)
+	for i, g := range dy {
+		dx[i] = g * leakyFactor(y[i], one, sb)
+	}
+}
+
 // applyAct does y[i] = act(x[i]); y may be x.
 func applyAct(y, x []float32, act nn.Act) {
 	x = x[:len(y)]
 	switch act.Kind {
 	case nn.ActLeakyReLU:
-		one, sb := math.Float32bits(1), math.Float32bits(act.Slope)
-		for i, v := range x {
-			y[i] = v * leakyFactor(v, one, sb)
-		}
+		leakySlice(y, x, act.Slope)
 	case nn.ActTanh:
 		tanhSlice(y, x)
 	case nn.ActSigmoid:
@@ -167,11 +182,7 @@ func (j *actBackwardJob) run(lo, hi int) {
 	dx, dy, y := j.dx[lo:hi], j.dy[lo:hi], j.y[lo:hi]
 	switch j.act.Kind {
 	case nn.ActLeakyReLU:
-		one, sb := math.Float32bits(1), math.Float32bits(j.act.Slope)
-		y = y[:len(dy)]
-		for i, g := range dy {
-			dx[i] = g * leakyFactor(y[i], one, sb)
-		}
+		leakyBackSlice(dx, dy, y, j.act.Slope)
 	case nn.ActTanh:
 		for i, g := range dy {
 			dx[i] = g * float32(1-float32(y[i]*y[i]))
