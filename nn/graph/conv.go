@@ -218,14 +218,30 @@ func (g *Graph) Conv2d(x *Node, im Image, w, b *Node, sh, sw, ph, pw int, act nn
 // w itself for NCHW, and for NHWC w's [kh kw] planes turned channels-last,
 // (ky, kx, b) — ToNHWC of w read as a batch of a images of b channels,
 // free when b or kh·kw is 1.
+//
+// A weight's kernel matrix is made once per graph and layout and shared by
+// every convolution with that weight node.
 func (g *Graph) kernelMatrix(w *Node, layout nn.ImageLayout) *Node {
+	key := kernelKey{w, layout}
+	if k, ok := g.kernels[key]; ok {
+		return k
+	}
 	ws := w.Shape()
 	m := Shape{ws[0], ws[1] * ws[2] * ws[3]}
+	var k *Node
 	if layout == nn.NCHW {
-		return g.Reshape(w, m)
+		k = g.Reshape(w, m)
+	} else {
+		wl, _ := g.ToNHWC(w, Image{N: ws[0], C: ws[1], H: ws[2], W: ws[3], Layout: nn.NCHW})
+		k = g.Reshape(wl, m)
 	}
-	wl, _ := g.ToNHWC(w, Image{N: ws[0], C: ws[1], H: ws[2], W: ws[3], Layout: nn.NCHW})
-	return g.Reshape(wl, m)
+	if g.err == nil {
+		if g.kernels == nil {
+			g.kernels = map[kernelKey]*Node{}
+		}
+		g.kernels[key] = k
+	}
+	return k
 }
 
 // ConvTranspose2d is PyTorch's conv_transpose2d of the images x with the

@@ -211,6 +211,17 @@ type Graph struct {
 	outputs []*Node
 	grads   []gradBinding
 	updates []*Node
+
+	// kernels holds each conv weight's kernel matrix once per layout, so
+	// that a weight used in several passes (a discriminator on real and
+	// on fake images) is rearranged once and its gradient once.
+	kernels map[kernelKey]*Node
+}
+
+// kernelKey names a weight node's kernel matrix in one layout.
+type kernelKey struct {
+	w      *Node
+	layout nn.ImageLayout
 }
 
 // gradBinding asks the program to leave node's value in p's gradient.
