@@ -5,7 +5,10 @@
 // register-blocked micro-kernel serves every case) and runs an assembly
 // micro-kernel: AVX-512 where the CPU has it, else AVX2 with FMA, else
 // portable Go. Matrix-vector shapes (m == 1 or n == 1) skip the packing and
-// use dot-product and axpy kernels.
+// use dot-product and axpy kernels. With AVX2, a product at most 512 wide
+// reads A in place instead (direct kernels for A and Aᵀ): packing a tall A
+// (an Im2Col patch matrix) costs more there than its panels save, and the
+// products are the packed ones, summed in the same order.
 //
 // Results are bit-identical for any worker count: work is split over
 // goroutines only along m and n, at multiples of the micro-tile, and the
