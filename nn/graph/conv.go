@@ -379,15 +379,7 @@ type batchNormOp struct {
 
 func (o batchNormOp) name() string { return "batch_norm" }
 func (o batchNormOp) exec(p *Program, c *instr) {
-	var gamma, beta nn.Mat
-	i := 1
-	if o.hasGamma {
-		gamma = c.in[i]
-		i++
-	}
-	if o.hasBe {
-		beta = c.in[i]
-	}
+	gamma, beta := affineOperands(c, o.hasGamma, o.hasBe)
 	p.b.BatchNorm(c.out, c.aux[0], c.aux[1], c.in[0], gamma, beta, o.eps)
 }
 
@@ -401,19 +393,7 @@ func (o batchNormOp) grad(g *Graph, n, dy *Node, daux []*Node, need []bool) []*N
 		gamma = n.in[1]
 	}
 	dx, dgamma, dbeta := g.batchNormBackward(dy, n.in[0], n.aux[0], n.aux[1], gamma, o)
-	out := make([]*Node, len(n.in))
-	out[0] = dx
-	i := 1
-	if o.hasGamma {
-		if need[i] {
-			out[i] = g.Reshape(dgamma, n.in[i].shape)
-		}
-		i++
-	}
-	if o.hasBe && need[i] {
-		out[i] = g.Reshape(dbeta, n.in[i].shape)
-	}
-	return out
+	return affineGrads(g, n, dx, dgamma, dbeta, o.hasGamma, o.hasBe, need)
 }
 
 // batchNormTrain normalises the columns of the M×C x by the batch's

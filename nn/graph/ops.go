@@ -966,16 +966,41 @@ type layerNormOp struct {
 
 func (o layerNormOp) name() string { return "layer_norm" }
 func (o layerNormOp) exec(p *Program, c *instr) {
-	var gamma, beta nn.Mat
+	gamma, beta := affineOperands(c, o.hasGamma, o.hasBe)
+	p.b.LayerNorm(c.out, c.aux[0], c.aux[1], c.in[0], gamma, beta, o.eps)
+}
+
+// affineOperands returns the gamma and beta operands of a norm op's
+// instruction: inputs 1 and 2 where present (zero Mats for none).
+func affineOperands(c *instr, hasGamma, hasBeta bool) (gamma, beta nn.Mat) {
 	i := 1
-	if o.hasGamma {
+	if hasGamma {
 		gamma = c.in[i]
 		i++
 	}
-	if o.hasBe {
+	if hasBeta {
 		beta = c.in[i]
 	}
-	p.b.LayerNorm(c.out, c.aux[0], c.aux[1], c.in[0], gamma, beta, o.eps)
+	return gamma, beta
+}
+
+// affineGrads returns a norm op's input gradients in its input order: dx,
+// then dgamma and dbeta (reshaped to their parameters) where the op has
+// them and they are needed.
+func affineGrads(g *Graph, n, dx, dgamma, dbeta *Node, hasGamma, hasBeta bool, need []bool) []*Node {
+	out := make([]*Node, len(n.in))
+	out[0] = dx
+	i := 1
+	if hasGamma {
+		if need[i] {
+			out[i] = g.Reshape(dgamma, n.in[i].shape)
+		}
+		i++
+	}
+	if hasBeta && need[i] {
+		out[i] = g.Reshape(dbeta, n.in[i].shape)
+	}
+	return out
 }
 
 func (o layerNormOp) grad(g *Graph, n, dy *Node, daux []*Node, need []bool) []*Node {
@@ -988,19 +1013,7 @@ func (o layerNormOp) grad(g *Graph, n, dy *Node, daux []*Node, need []bool) []*N
 		gamma = n.in[1]
 	}
 	dx, dgamma, dbeta := g.layerNormBackward(dy, n.in[0], n.aux[0], n.aux[1], gamma, o.hasGamma, o.hasBe)
-	out := make([]*Node, len(n.in))
-	out[0] = dx
-	i := 1
-	if o.hasGamma {
-		if need[i] {
-			out[i] = g.Reshape(dgamma, n.in[i].shape)
-		}
-		i++
-	}
-	if o.hasBe && need[i] {
-		out[i] = g.Reshape(dbeta, n.in[i].shape)
-	}
-	return out
+	return affineGrads(g, n, dx, dgamma, dbeta, o.hasGamma, o.hasBe, need)
 }
 
 // LayerNorm normalises each row of x to zero mean and unit variance, then
