@@ -55,13 +55,14 @@ func TestAttentionOpsIgnoreWorkerCount(t *testing.T) {
 
 // BenchmarkAttention times the ops of one causal self-attention layer and
 // GELU MLP at nanoGPT's shakespeare_char shape per sequence (T = 256,
-// 6 heads of 64) for 4 sequences, and at T = 64 with heads of 16, and
-// reports GFLOP/s for the products.
+// 6 heads of 64) for 4 sequences, at T = 64 with heads of 16, and at
+// char-gpt's default (12 sequences of 64, 4 heads of 32), and reports
+// GFLOP/s for the products.
 func BenchmarkAttention(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	be := New()
 	defer be.Close()
-	for _, s := range []struct{ batch, heads, t, d int }{{4, 6, 256, 64}, {16, 4, 64, 16}} {
+	for _, s := range []struct{ batch, heads, t, d int }{{4, 6, 256, 64}, {16, 4, 64, 16}, {12, 4, 64, 32}} {
 		batch, heads, T, d := s.batch, s.heads, s.t, s.d
 		name := fmt.Sprintf("B%d/H%d/T%d/d%d", batch, heads, T, d)
 		qkv := benchMat(b, be, rng, batch*T, 3*heads*d)

@@ -119,10 +119,7 @@ func (j *biasActJob) run(lo, hi int) {
 	for r := lo; r < hi; r++ {
 		row := j.y[r*j.cols : (r+1)*j.cols]
 		if j.bias != nil {
-			bias := j.bias[:len(row)]
-			for i, v := range bias {
-				row[i] += v
-			}
+			addTo(row, j.bias)
 		}
 		applyAct(row, row, j.act)
 	}

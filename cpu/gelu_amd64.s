@@ -51,10 +51,17 @@
 // Q(t) = Q(c) − φ(c)·s·Σ bⱼ/(j+1)!, and in Y10 Φ(x): Q(t) where x < 0
 // (the sign bit of v), else 1 − Q(t).
 #define GELU_PHI \
-	VPCMPEQD Y15, Y15, Y15; \
-	VGATHERDPD Y15, (R10)(X6*8), Y4; \
-	VPCMPEQD Y15, Y15, Y15; \
-	VGATHERDPD Y15, 8(R10)(X6*8), Y7; \
+	VMOVD   X6, R12; \
+	VPEXTRD $1, X6, R13; \
+	VMOVUPD (R10)(R12*8), X4; \
+	VMOVUPD (R10)(R13*8), X7; \
+	VPEXTRD $2, X6, R12; \
+	VPEXTRD $3, X6, R13; \
+	VINSERTF128 $1, (R10)(R12*8), Y4, Y4; \
+	VINSERTF128 $1, (R10)(R13*8), Y7, Y7; \
+	VUNPCKLPD Y7, Y4, Y11; \
+	VUNPCKHPD Y7, Y4, Y7; \
+	VMOVAPD Y11, Y4; \
 	VMULPD  Y8, Y7, Y9; \
 	VFNMADD231PD Y13, Y9, Y4; \
 	VMOVUPD 224(AX), Y10; \

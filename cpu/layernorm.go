@@ -47,21 +47,82 @@ type layerNormJob struct {
 }
 
 func (j *layerNormJob) run(lo, hi int) {
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		j.rows4(r)
+	}
+	for ; r < hi; r++ {
+		j.row(r)
+	}
+}
+
+// row normalises row r.
+func (j *layerNormJob) row(r int) {
 	n := j.cols
-	for r := lo; r < hi; r++ {
-		x, y := j.x[r*n:(r+1)*n], j.y[r*n:(r+1)*n]
-		var s float64
-		for _, v := range x {
-			s += float64(v)
+	x := j.x[r*n : (r+1)*n]
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	mu := s / float64(n)
+	var q float64
+	for _, v := range x {
+		d := float64(v) - mu
+		q += float64(d * d)
+	}
+	j.finish(r, mu, q)
+}
+
+// rows4 normalises rows r … r+3 as row does, bit for bit: the same sums in
+// the same order, the four rows' additions interleaved so that they do
+// not wait on one another.
+func (j *layerNormJob) rows4(r int) {
+	n := j.cols
+	x0 := j.x[r*n : (r+1)*n]
+	x1 := j.x[(r+1)*n : (r+2)*n][:len(x0)]
+	x2 := j.x[(r+2)*n : (r+3)*n][:len(x0)]
+	x3 := j.x[(r+3)*n : (r+4)*n][:len(x0)]
+	var s0, s1, s2, s3 float64
+	for i, v := range x0 {
+		s0 += float64(v)
+		s1 += float64(x1[i])
+		s2 += float64(x2[i])
+		s3 += float64(x3[i])
+	}
+	fn := float64(n)
+	m0, m1, m2, m3 := s0/fn, s1/fn, s2/fn, s3/fn
+	var q0, q1, q2, q3 float64
+	for i, v := range x0 {
+		d0 := float64(v) - m0
+		d1 := float64(x1[i]) - m1
+		d2 := float64(x2[i]) - m2
+		d3 := float64(x3[i]) - m3
+		q0 += float64(d0 * d0)
+		q1 += float64(d1 * d1)
+		q2 += float64(d2 * d2)
+		q3 += float64(d3 * d3)
+	}
+	j.finish(r, m0, q0)
+	j.finish(r+1, m1, q1)
+	j.finish(r+2, m2, q2)
+	j.finish(r+3, m3, q3)
+}
+
+// finish stores row r's mean and rstd from its float64 mean mu and sum of
+// squared deviations q, and writes its y.
+func (j *layerNormJob) finish(r int, mu, q float64) {
+	n := j.cols
+	x, y := j.x[r*n:(r+1)*n], j.y[r*n:(r+1)*n]
+	mf, rf := float32(mu), float32(1/math.Sqrt(q/float64(n)+j.eps))
+	j.mean[r], j.rstd[r] = mf, rf
+	switch {
+	case j.gamma != nil && j.beta != nil:
+		g, b := j.gamma[:len(x)], j.beta[:len(x)]
+		y = y[:len(x)]
+		for i, v := range x {
+			y[i] = float32(float32(v-mf)*rf*g[i]) + b[i]
 		}
-		mu := s / float64(n)
-		var q float64
-		for _, v := range x {
-			d := float64(v) - mu
-			q += float64(d * d)
-		}
-		mf, rf := float32(mu), float32(1/math.Sqrt(q/float64(n)+j.eps))
-		j.mean[r], j.rstd[r] = mf, rf
+	default:
 		for i, v := range x {
 			o := float32(v-mf) * rf
 			if j.gamma != nil {
@@ -136,23 +197,78 @@ func (j *layerNormBackwardJob) g(dy []float32, i int) float32 {
 }
 
 func (j *layerNormBackwardJob) run(lo, hi int) {
+	r := lo
+	if j.gamma != nil {
+		for ; r+4 <= hi; r += 4 {
+			j.rows4(r)
+		}
+	}
+	for ; r < hi; r++ {
+		j.row(r)
+	}
+}
+
+// row does row r.
+func (j *layerNormBackwardJob) row(r int) {
 	n := j.cols
-	for r := lo; r < hi; r++ {
-		x, dy, dx := j.x[r*n:(r+1)*n], j.dy[r*n:(r+1)*n], j.dx[r*n:(r+1)*n]
-		mf, rf := j.mean[r], j.rstd[r]
-		var sg, sgx float64
-		for i, v := range x {
-			xh := float32(v-mf) * rf
-			g := float64(j.g(dy, i))
-			sg += g
-			sgx += float64(g * float64(xh))
-		}
-		a, c, rr := sg/float64(n), sgx/float64(n), float64(rf)
-		for i, v := range x {
-			xh := float32(v-mf) * rf
-			g := float64(j.g(dy, i))
-			dx[i] = float32(rr * ((g - a) - float64(float64(xh)*c)))
-		}
+	x, dy := j.x[r*n:(r+1)*n], j.dy[r*n:(r+1)*n]
+	mf, rf := j.mean[r], j.rstd[r]
+	var sg, sgx float64
+	for i, v := range x {
+		xh := float32(v-mf) * rf
+		g := float64(j.g(dy, i))
+		sg += g
+		sgx += float64(g * float64(xh))
+	}
+	j.finish(r, sg, sgx)
+}
+
+// rows4 does rows r … r+3 with gamma as run does one row, bit for bit: the
+// same sums in the same order, the four rows' additions interleaved.
+func (j *layerNormBackwardJob) rows4(r int) {
+	n := j.cols
+	gm := j.gamma[:n]
+	x0, d0 := j.x[r*n:(r+1)*n], j.dy[r*n:(r+1)*n]
+	x1, d1 := j.x[(r+1)*n:(r+2)*n], j.dy[(r+1)*n:(r+2)*n]
+	x2, d2 := j.x[(r+2)*n:(r+3)*n], j.dy[(r+2)*n:(r+3)*n]
+	x3, d3 := j.x[(r+3)*n:(r+4)*n], j.dy[(r+3)*n:(r+4)*n]
+	m0, m1, m2, m3 := j.mean[r], j.mean[r+1], j.mean[r+2], j.mean[r+3]
+	r0, r1, r2, r3 := j.rstd[r], j.rstd[r+1], j.rstd[r+2], j.rstd[r+3]
+	var sg0, sg1, sg2, sg3, sx0, sx1, sx2, sx3 float64
+	for i, gi := range gm {
+		h0 := float32(x0[i]-m0) * r0
+		h1 := float32(x1[i]-m1) * r1
+		h2 := float32(x2[i]-m2) * r2
+		h3 := float32(x3[i]-m3) * r3
+		g0 := float64(d0[i] * gi)
+		g1 := float64(d1[i] * gi)
+		g2 := float64(d2[i] * gi)
+		g3 := float64(d3[i] * gi)
+		sg0 += g0
+		sg1 += g1
+		sg2 += g2
+		sg3 += g3
+		sx0 += float64(g0 * float64(h0))
+		sx1 += float64(g1 * float64(h1))
+		sx2 += float64(g2 * float64(h2))
+		sx3 += float64(g3 * float64(h3))
+	}
+	j.finish(r, sg0, sx0)
+	j.finish(r+1, sg1, sx1)
+	j.finish(r+2, sg2, sx2)
+	j.finish(r+3, sg3, sx3)
+}
+
+// finish writes row r's dx from its sums Σg and Σg·x̂.
+func (j *layerNormBackwardJob) finish(r int, sg, sgx float64) {
+	n := j.cols
+	x, dy, dx := j.x[r*n:(r+1)*n], j.dy[r*n:(r+1)*n], j.dx[r*n:(r+1)*n]
+	mf, rf := j.mean[r], j.rstd[r]
+	a, c, rr := sg/float64(n), sgx/float64(n), float64(rf)
+	for i, v := range x {
+		xh := float32(v-mf) * rf
+		g := float64(j.g(dy, i))
+		dx[i] = float32(rr * ((g - a) - float64(float64(xh)*c)))
 	}
 }
 

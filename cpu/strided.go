@@ -110,16 +110,19 @@ func (j *axpbyJob) run(lo, hi int) {
 }
 
 // do computes one run of elements; b is nil when beta = 0.
-func (j *axpbyJob) do(y, a, b []float32) {
+func (j *axpbyJob) do(y, a, b []float32) { axpbySlice(y, a, b, j.alpha, j.beta) }
+
+// axpbyGo sets y[i] = fl(fl(alpha·a[i]) + fl(beta·b[off+i])), or
+// fl(alpha·a[i]) when b is nil, in Go.
+func axpbyGo(y, a, b []float32, off int, alpha, beta float32) {
 	a = a[:len(y)]
-	alpha, beta := j.alpha, j.beta
 	if b == nil {
 		for i, v := range a {
 			y[i] = alpha * v
 		}
 		return
 	}
-	b = b[:len(y)]
+	b = b[off : off+len(y)]
 	for i, v := range a {
 		// The conversions keep the compiler from fusing a product into
 		// the addition.

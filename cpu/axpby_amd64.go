@@ -1,0 +1,31 @@
+//go:build !purego
+
+package cpu
+
+// axpbyAVX sets y[i] = fl(fl(alpha·a[i]) + fl(beta·b[i])) for i < n, n a
+// multiple of 8 (see axpby_amd64.s).
+//
+//go:noescape
+func axpbyAVX(n int, y, a, b *float32, alpha, beta float32)
+
+// scaleAVX sets y[i] = fl(alpha·a[i]) for i < n, n a multiple of 8.
+//
+//go:noescape
+func scaleAVX(n int, y, a *float32, alpha float32)
+
+// axpbySlice sets y[i] = fl(fl(alpha·a[i]) + fl(beta·b[i])), or fl(alpha·a[i])
+// when b is nil: the multiple of 8 with AVX, the rest in Go; the same
+// float32 operations either way. y may be a or b.
+func axpbySlice(y, a, b []float32, alpha, beta float32) {
+	a = a[:len(y)]
+	done := 0
+	if hasAVX && len(y) >= 8 {
+		done = len(y) &^ 7
+		if b == nil {
+			scaleAVX(done, &y[0], &a[0], alpha)
+		} else {
+			axpbyAVX(done, &y[0], &a[0], &b[:len(y)][0], alpha, beta)
+		}
+	}
+	axpbyGo(y[done:], a[done:], b, done, alpha, beta)
+}
