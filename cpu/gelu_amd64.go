@@ -21,7 +21,7 @@ import "math"
 // and Hermite's recurrence Heⱼ₊₁ = c·Heⱼ − j·Heⱼ₋₁ becomes
 // bⱼ₊₁ = −c·s·bⱼ − j·s²·bⱼ₋₁, from b₀ = 1: one multiply-add per term on
 // the path from one term to the next, no exponential, and two table
-// entries per argument (which the kernels gather).
+// entries per argument (which the kernels load as one 16-byte pair).
 //
 // As for tanh32, a result is kept only when rounding it to float32 cannot
 // depend on the approximation's error (Ziv's test): every value within

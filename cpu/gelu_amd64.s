@@ -47,7 +47,8 @@
 	VFNMADD231PD CUR, Y9, NEXT; \
 	VFMADD231PD INVF1(AX), NEXT, Y13
 
-// GELU_PHI gathers Q(c) and φ(c) (into Y4 and Y7), and leaves in Y4
+// GELU_PHI loads Q(c) and φ(c) (one 16-byte pair per lane, the index
+// moved to R12/R13, unpacked into Y4 and Y7), and leaves in Y4
 // Q(t) = Q(c) − φ(c)·s·Σ bⱼ/(j+1)!, and in Y10 Φ(x): Q(t) where x < 0
 // (the sign bit of v), else 1 − Q(t).
 #define GELU_PHI \
