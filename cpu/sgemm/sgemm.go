@@ -388,8 +388,14 @@ func (ctx *callCtx) gemm() {
 		wn, wm := min(w, nt), min(w, mt)
 		colsN := (nt + wn - 1) / wn * ks.nr
 		rowsM := (mt + wm - 1) / wm * ks.mr
-		costN := mt*ks.mr*colsN + packPenalty*(p.m+colsN)
-		costM := rowsM*nt*ks.nr + packPenalty*(rowsM+p.n)
+		// A read in place costs a quarter of packing it: every participant
+		// of a split along n still reads all of A.
+		penA := packPenalty
+		if ctx.directA {
+			penA = packPenalty / 4
+		}
+		costN := mt*ks.mr*colsN + penA*p.m + packPenalty*colsN
+		costM := rowsM*nt*ks.nr + penA*rowsM + packPenalty*p.n
 		ctx.splitN = costN <= costM
 		tiles := mt
 		if ctx.splitN {
