@@ -119,8 +119,8 @@ func (j *layerNormJob) finish(r int, mu, q float64) {
 	case j.gamma != nil && j.beta != nil:
 		g, b := j.gamma[:len(x)], j.beta[:len(x)]
 		y = y[:len(x)]
-		for i, v := range x {
-			y[i] = float32(float32(v-mf)*rf*g[i]) + b[i]
+		for i := lnApply(y, x, g, b, mf, rf); i < len(x); i++ {
+			y[i] = float32(float32(x[i]-mf)*rf*g[i]) + b[i]
 		}
 	default:
 		for i, v := range x {
@@ -265,8 +265,12 @@ func (j *layerNormBackwardJob) finish(r int, sg, sgx float64) {
 	x, dy, dx := j.x[r*n:(r+1)*n], j.dy[r*n:(r+1)*n], j.dx[r*n:(r+1)*n]
 	mf, rf := j.mean[r], j.rstd[r]
 	a, c, rr := sg/float64(n), sgx/float64(n), float64(rf)
-	for i, v := range x {
-		xh := float32(v-mf) * rf
+	i := 0
+	if j.gamma != nil {
+		i = lnDx(dx, dy, x, j.gamma, mf, rf, a, c)
+	}
+	for ; i < len(x); i++ {
+		xh := float32(x[i]-mf) * rf
 		g := float64(j.g(dy, i))
 		dx[i] = float32(rr * ((g - a) - float64(float64(xh)*c)))
 	}
@@ -288,13 +292,17 @@ func (j *layerNormParamsJob) run(lo, hi int) {
 		sg, sb := accG[:w], accB[:w]
 		clear(sg)
 		clear(sb)
-		for r := 0; r < j.rows; r++ {
+		done := 0
+		for ; done+16 <= w && lnParams16(sg[done:], sb[done:], j.dy, j.x, j.mean, j.rstd, j.rows, n, c0+done); done += 16 {
+		}
+		for r := 0; r < j.rows && done < w; r++ {
 			mf, rf := j.mean[r], j.rstd[r]
-			dy := j.dy[r*n+c0 : r*n+c0+w]
-			x := j.x[r*n+c0 : r*n+c0+w]
+			dy := j.dy[r*n+c0+done : r*n+c0+w]
+			x := j.x[r*n+c0+done : r*n+c0+w]
+			sg, sb := sg[done:], sb[done:]
 			for i, d := range dy {
 				xh := float32(x[i]-mf) * rf
-				sg[i] += float64(d) * float64(xh)
+				sg[i] += float64(float64(d) * float64(xh))
 				sb[i] += float64(d)
 			}
 		}
