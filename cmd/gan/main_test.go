@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gan/cpu"
 	"gan/nn"
 	"gan/nn/model"
 )
@@ -150,6 +151,32 @@ func TestResumeRefusesConflictingFlags(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	code, _, stderr := gan("train", "--resume", filepath.Join(run, "checkpoint.safetensors"), "--batch", "16", "--out", run)
 	requireOneLineError(t, code, stderr, 2, "--batch")
+}
+
+// A resumed run may change the learning rate: every optimiser that used the
+// checkpoint's --lr takes the new one, and the next checkpoint records it.
+func TestResumeWithNewLearningRate(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	code, _, errOut := gan("train", "--steps", "2", "--batch", "8", "--out", run)
+	require.Equal(t, 0, code, errOut)
+	ck := filepath.Join(run, "checkpoint.safetensors")
+	code, _, errOut = gan("train", "--resume", ck, "--lr", "5e-05", "--steps", "3", "--out", run)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "--lr 5e-05 replaces the checkpoint's 0.0002 from step 2 on")
+	tensors, err := nn.ReadTensorsFile(ck)
+	require.NoError(t, err)
+	cfg, err := model.ConfigOf(tensors)
+	require.NoError(t, err)
+	assert.Equal(t, float32(5e-05), cfg.LR)
+	m, err := model.FromTensors(cpu.New(), tensors, ck, "")
+	require.NoError(t, err)
+	defer m.Free()
+	assert.Equal(t, 5, m.Step())
+	for _, n := range m.Nets() {
+		assert.Equal(t, float32(5e-05), n.Opt.LR, n.Name)
+	}
+	code, _, errOut = gan("train", "--resume", ck, "--lr", "-1", "--out", run)
+	requireOneLineError(t, code, errOut, 2, "lr")
 }
 
 // A NaN stops training with an error, and the checkpoint of the last

@@ -116,7 +116,7 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.model, "model", defaultModel, "model family (gan models lists them)")
 	fs.IntVar(&c.epochs, "epochs", def.Epochs, "number of epochs (the default is the seed model's; another --model has its own)")
 	fs.IntVar(&c.batch, "batch", def.Batch, "batch size (the default is the seed model's; another --model has its own)")
-	fs.Float64Var(&c.lr, "lr", shortestFloat(def.LR), "Adam learning rate of every network but a GAN's D where --d-lr is given (the default is the seed model's; another --model has its own)")
+	fs.Float64Var(&c.lr, "lr", shortestFloat(def.LR), "Adam learning rate of every network but a GAN's D where --d-lr is given (the default is the seed model's; another --model has its own); with --resume, a new rate replaces the checkpoint's from then on")
 	fs.Float64Var(&c.dlr, "d-lr", 0, "a GAN's D (critic) learning rate where it differs from --lr (0: --lr; the seed model's wgan-gp defaults it to twice --lr)")
 	fs.Uint64Var(&c.seed, "seed", def.Seed, "seed of every random number (init, noise, dropout, shuffle)")
 	fs.StringVar(&c.dataset, "dataset", def.Dataset, "mnist or fashion (the default is the model's)")

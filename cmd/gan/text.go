@@ -192,7 +192,7 @@ func runTrainText(f *trainFlags, cfg model.Config, set map[string]bool, stdout, 
 	defer b.Close()
 	var m model.Model
 	if f.resume != "" {
-		m, err = resumeModel(b, f.resume, cfg, set)
+		m, err = resumeModel(b, f.resume, cfg, set, stderr)
 	} else {
 		m, err = model.New(b, cfg)
 	}

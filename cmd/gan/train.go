@@ -135,7 +135,7 @@ flags:`)
 
 	var m model.Model
 	if f.resume != "" {
-		m, err = resumeModel(b, f.resume, cfg, set)
+		m, err = resumeModel(b, f.resume, cfg, set, stderr)
 	} else {
 		m, err = model.New(b, cfg)
 	}
@@ -286,7 +286,7 @@ func epochLine(p model.Progress, stats []model.Stat) string {
 // resumeModel loads --resume path: a checkpoint, whose configuration the
 // run keeps except for --epochs (see reconcileResume), or a bare PyTorch
 // state_dict, whose weights start a fresh run of asked.
-func resumeModel(b nn.Backend, path string, asked model.Config, set map[string]bool) (model.Model, error) {
+func resumeModel(b nn.Backend, path string, asked model.Config, set map[string]bool, stderr io.Writer) (model.Model, error) {
 	t, err := nn.ReadTensorsFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--resume: %w", err)
@@ -301,22 +301,25 @@ func resumeModel(b nn.Backend, path string, asked model.Config, set map[string]b
 	if err != nil {
 		return nil, fmt.Errorf("--resume: %w", err)
 	}
-	if err := reconcileResume(m.Config(), asked, set); err != nil {
+	if err := reconcileResume(m, asked, set, stderr); err != nil {
 		m.Free()
 		return nil, err
 	}
 	return m, nil
 }
 
-// reconcileResume keeps the checkpoint's config, except for --epochs, and
-// refuses flags that would silently change what is being trained.
-func reconcileResume(ck *model.Config, asked model.Config, set map[string]bool) error {
+// reconcileResume keeps the checkpoint's config, except for --epochs and
+// --lr, and refuses flags that would silently change what is being
+// trained. A new --lr (a learning-rate step down, say) replaces the
+// checkpoint's in every optimiser that used it (a GAN's D with its own
+// --d-lr keeps that) and in the config the next checkpoint records.
+func reconcileResume(m model.Model, asked model.Config, set map[string]bool, stderr io.Writer) error {
+	ck := m.Config()
 	for _, d := range []struct {
 		flag    string
 		differs bool
 	}{
 		{"batch", asked.Batch != ck.Batch},
-		{"lr", asked.LR != ck.LR},
 		{"d-lr", asked.DLR != ck.DLR},
 		{"seed", asked.Seed != ck.Seed},
 		{"dataset", asked.Dataset != ck.Dataset},
@@ -336,6 +339,19 @@ func reconcileResume(ck *model.Config, asked model.Config, set map[string]bool) 
 		if err := model.ValidateConfig(*ck); err != nil {
 			return usagef("%v", err)
 		}
+	}
+	if set["lr"] && asked.LR != ck.LR {
+		old := ck.LR
+		ck.LR = asked.LR
+		if err := model.ValidateConfig(*ck); err != nil {
+			return usagef("%v", err)
+		}
+		for _, n := range m.Nets() {
+			if n.Opt != nil && n.Opt.LR == old && !(n.Name == "D" && ck.DLR != 0) {
+				n.Opt.LR = asked.LR
+			}
+		}
+		fmt.Fprintf(stderr, "gan train: --lr %g replaces the checkpoint's %g from step %d on\n", asked.LR, old, m.Step())
 	}
 	return nil
 }
