@@ -135,7 +135,16 @@ func (j *causalSoftmaxJob) run(lo, hi int) {
 	t, sc := j.t, j.scale
 	for r := lo; r < hi; r++ {
 		i := r % t
-		for c0 := r * j.cols; c0 < (r+1)*j.cols; c0 += t {
+		c0 := r * j.cols
+		// The heads' segments of a row have the same length: four at a
+		// time, their sums interleaved (each still from its first element
+		// up, so the results are those of one at a time).
+		if i+1 <= causalStack/4 {
+			for ; c0+4*t <= (r+1)*j.cols; c0 += 4 * t {
+				j.four(c0, i, buf[:])
+			}
+		}
+		for ; c0 < (r+1)*j.cols; c0 += t {
 			x, y := j.x[c0:c0+i+1], j.y[c0:c0+t]
 			m := math.Inf(-1)
 			for _, v := range x {
@@ -168,6 +177,48 @@ func (j *causalSoftmaxJob) run(lo, hi int) {
 	}
 }
 
+// four does the segments of length i+1 at c0, c0+t, c0+2t and c0+3t as run
+// does one, bit for bit, with buf (at least 4(i+1) long) for the
+// exponentials.
+func (j *causalSoftmaxJob) four(c0, i int, buf []float64) {
+	t, sc, n := j.t, j.scale, i+1
+	x0, x1, x2, x3 := j.x[c0:c0+n], j.x[c0+t:c0+t+n], j.x[c0+2*t:c0+2*t+n], j.x[c0+3*t:c0+3*t+n]
+	m0, m1, m2, m3 := math.Inf(-1), math.Inf(-1), math.Inf(-1), math.Inf(-1)
+	for q, v := range x0 {
+		m0 = maxOrNaN(m0, sc*float64(v))
+		m1 = maxOrNaN(m1, sc*float64(x1[q]))
+		m2 = maxOrNaN(m2, sc*float64(x2[q]))
+		m3 = maxOrNaN(m3, sc*float64(x3[q]))
+	}
+	e0, e1, e2, e3 := buf[:n], buf[n:2*n], buf[2*n:3*n], buf[3*n:4*n]
+	for k, e := range [4][]float64{e0, e1, e2, e3} {
+		x, m := [4][]float32{x0, x1, x2, x3}[k], [4]float64{m0, m1, m2, m3}[k]
+		if !expShift(e, x, sc, m) {
+			for q, v := range x {
+				e[q] = math.Exp(sc*float64(v) - m)
+			}
+		}
+	}
+	var s0, s1, s2, s3 float64
+	for q, v := range e0 {
+		s0 += v
+		s1 += e1[q]
+		s2 += e2[q]
+		s3 += e3[q]
+	}
+	y0, y1, y2, y3 := j.y[c0:c0+t], j.y[c0+t:c0+2*t], j.y[c0+2*t:c0+3*t], j.y[c0+3*t:c0+4*t]
+	for q, v := range e0 {
+		y0[q] = float32(v / s0)
+		y1[q] = float32(e1[q] / s1)
+		y2[q] = float32(e2[q] / s2)
+		y3[q] = float32(e3[q] / s3)
+	}
+	clear(y0[n:])
+	clear(y1[n:])
+	clear(y2[n:])
+	clear(y3[n:])
+}
+
 // CausalSoftmaxBackward computes dx from the forward output y and dy (see
 // [nn.Backend]). Per kept row segment, in float64: d = Σ_{k≤i} y_k·dy_k
 // from k = 0 up, dx_j = float32(scale·y_j·(dy_j − d)) (products left to
@@ -198,7 +249,11 @@ func (j *causalSoftmaxBackwardJob) run(lo, hi int) {
 	t, sc := j.t, j.scale
 	for r := lo; r < hi; r++ {
 		i := r % t
-		for c0 := r * j.cols; c0 < (r+1)*j.cols; c0 += t {
+		c0 := r * j.cols
+		for ; c0+4*t <= (r+1)*j.cols; c0 += 4 * t {
+			j.four(c0, i)
+		}
+		for ; c0 < (r+1)*j.cols; c0 += t {
 			y, dy, dx := j.y[c0:c0+i+1], j.dy[c0:c0+i+1], j.dx[c0:c0+t]
 			var d float64
 			for q, v := range y {
@@ -209,6 +264,29 @@ func (j *causalSoftmaxBackwardJob) run(lo, hi int) {
 			}
 			clear(dx[i+1:])
 		}
+	}
+}
+
+// four does the segments of length i+1 at c0, c0+t, c0+2t and c0+3t as run
+// does one, bit for bit, the four sums d interleaved.
+func (j *causalSoftmaxBackwardJob) four(c0, i int) {
+	t, sc, n := j.t, j.scale, i+1
+	y0, y1, y2, y3 := j.y[c0:c0+n], j.y[c0+t:c0+t+n], j.y[c0+2*t:c0+2*t+n], j.y[c0+3*t:c0+3*t+n]
+	g0, g1, g2, g3 := j.dy[c0:c0+n], j.dy[c0+t:c0+t+n], j.dy[c0+2*t:c0+2*t+n], j.dy[c0+3*t:c0+3*t+n]
+	var d0, d1, d2, d3 float64
+	for q, v := range y0 {
+		d0 += float64(v) * float64(g0[q])
+		d1 += float64(y1[q]) * float64(g1[q])
+		d2 += float64(y2[q]) * float64(g2[q])
+		d3 += float64(y3[q]) * float64(g3[q])
+	}
+	for k, d := range [4]float64{d0, d1, d2, d3} {
+		c := c0 + k*t
+		y, dy, dx := j.y[c:c+n], j.dy[c:c+n], j.dx[c:c+t]
+		for q, v := range y {
+			dx[q] = float32(sc * float64(v) * (float64(dy[q]) - d))
+		}
+		clear(dx[n:])
 	}
 }
 
