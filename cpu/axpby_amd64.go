@@ -27,5 +27,8 @@ func axpbySlice(y, a, b []float32, alpha, beta float32) {
 			axpbyAVX(done, &y[0], &a[0], &b[:len(y)][0], alpha, beta)
 		}
 	}
-	axpbyGo(y[done:], a[done:], b, done, alpha, beta)
+	if b != nil {
+		b = b[done:]
+	}
+	axpbyGo(y[done:], a[done:], b, alpha, beta)
 }

@@ -31,7 +31,7 @@ func TestAxpbySlice(t *testing.T) {
 				if mode == "nob" {
 					bb = nil
 				}
-				axpbyGo(want, a, bb, 0, ab[0], ab[1])
+				axpbyGo(want, a, bb, ab[0], ab[1])
 				var got []float32
 				switch mode {
 				case "y=a":

@@ -112,9 +112,9 @@ func (j *axpbyJob) run(lo, hi int) {
 // do computes one run of elements; b is nil when beta = 0.
 func (j *axpbyJob) do(y, a, b []float32) { axpbySlice(y, a, b, j.alpha, j.beta) }
 
-// axpbyGo sets y[i] = fl(fl(alpha·a[i]) + fl(beta·b[off+i])), or
+// axpbyGo sets y[i] = fl(fl(alpha·a[i]) + fl(beta·b[i])), or
 // fl(alpha·a[i]) when b is nil, in Go.
-func axpbyGo(y, a, b []float32, off int, alpha, beta float32) {
+func axpbyGo(y, a, b []float32, alpha, beta float32) {
 	a = a[:len(y)]
 	if b == nil {
 		for i, v := range a {
@@ -122,7 +122,7 @@ func axpbyGo(y, a, b []float32, off int, alpha, beta float32) {
 		}
 		return
 	}
-	b = b[off : off+len(y)]
+	b = b[:len(y)]
 	for i, v := range a {
 		// The conversions keep the compiler from fusing a product into
 		// the addition.
