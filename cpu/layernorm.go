@@ -115,24 +115,19 @@ func (j *layerNormJob) finish(r int, mu, q float64) {
 	x, y := j.x[r*n:(r+1)*n], j.y[r*n:(r+1)*n]
 	mf, rf := float32(mu), float32(1/math.Sqrt(q/float64(n)+j.eps))
 	j.mean[r], j.rstd[r] = mf, rf
-	switch {
-	case j.gamma != nil && j.beta != nil:
-		g, b := j.gamma[:len(x)], j.beta[:len(x)]
-		y = y[:len(x)]
-		for i := lnApply(y, x, g, b, mf, rf); i < len(x); i++ {
-			y[i] = float32(float32(x[i]-mf)*rf*g[i]) + b[i]
+	i := 0
+	if j.gamma != nil && j.beta != nil {
+		i = lnApply(y, x, j.gamma, j.beta, mf, rf) // the multiple of 8, with AVX
+	}
+	for ; i < len(x); i++ {
+		o := float32(x[i]-mf) * rf
+		if j.gamma != nil {
+			o = float32(o * j.gamma[i])
 		}
-	default:
-		for i, v := range x {
-			o := float32(v-mf) * rf
-			if j.gamma != nil {
-				o = float32(o * j.gamma[i])
-			}
-			if j.beta != nil {
-				o += j.beta[i]
-			}
-			y[i] = o
+		if j.beta != nil {
+			o += j.beta[i]
 		}
+		y[i] = o
 	}
 }
 
