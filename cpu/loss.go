@@ -145,26 +145,54 @@ type softmaxJob struct {
 }
 
 func (j *softmaxJob) run(lo, hi int) {
+	var buf [rowExpStack]float64
 	for r := lo; r < hi; r++ {
 		x := j.x[r*j.cols : (r+1)*j.cols]
 		y := j.y[r*j.cols : (r+1)*j.cols]
-		mx, sum := rowMaxSumExp(x)
+		mx, sum, e := rowMaxSumExp(x, buf[:])
 		for i, v := range x {
-			y[i] = float32(math.Exp(float64(v)-mx) / sum)
+			y[i] = float32(rowExp(e, i, v, mx) / sum)
 		}
 	}
 }
 
-// rowMaxSumExp returns the maximum of x and Σ exp(x_i − max), in float64.
-func rowMaxSumExp(x []float32) (mx, sum float64) {
+// rowExpStack is the longest row whose exponentials rowMaxSumExp keeps (on
+// the caller's stack); a longer row's are computed again where needed.
+const rowExpStack = 512
+
+// rowMaxSumExp returns the maximum mx of x and Σ exp(x_i − mx), in float64,
+// the terms added from the first. When x fits in buf (rowExpStack long) it
+// also returns the terms, buf[:len(x)], computed four at a time by
+// exp64Slice (math.Exp's values bit for bit), for rowExp.
+func rowMaxSumExp(x []float32, buf []float64) (mx, sum float64, e []float64) {
 	mx = math.Inf(-1)
 	for _, v := range x {
 		mx = maxOrNaN(mx, float64(v))
 	}
+	if len(x) <= len(buf) {
+		e = buf[:len(x)]
+		for i, v := range x {
+			e[i] = float64(v) - mx
+		}
+		exp64Slice(e, e)
+		for _, v := range e {
+			sum += v
+		}
+		return mx, sum, e
+	}
 	for _, v := range x {
 		sum += math.Exp(float64(v) - mx)
 	}
-	return mx, sum
+	return mx, sum, nil
+}
+
+// rowExp is exp(v − mx) for element i of the row rowMaxSumExp returned e
+// for: e[i], or math.Exp's value when e is nil.
+func rowExp(e []float64, i int, v float32, mx float64) float64 {
+	if e != nil {
+		return e[i]
+	}
+	return math.Exp(float64(v) - mx)
 }
 
 // maxOrNaN is math.Max(m, z) for a softmax's running maximum, without
@@ -236,6 +264,7 @@ type softmaxCEJob struct {
 }
 
 func (j *softmaxCEJob) run(lo, hi int) {
+	var buf [rowExpStack]float64
 	n := j.cols
 	for c := lo; c < hi; c++ {
 		var loss, correct float64
@@ -246,14 +275,14 @@ func (j *softmaxCEJob) run(lo, hi int) {
 			if argmax(x) == argmax(t) {
 				correct++
 			}
-			mx, sum := rowMaxSumExp(x)
+			mx, sum, e := rowMaxSumExp(x, buf[:])
 			lse := mx + math.Log(sum)
 			for i, v := range x {
 				tv := t[i]
 				if tv != 0 {
 					loss -= float64(float64(tv) * (float64(v) - lse))
 				}
-				p := math.Exp(float64(v)-mx) / sum
+				p := rowExp(e, i, v, mx) / sum
 				g[i] = j.scale * (float32(p) - tv)
 			}
 		}
