@@ -284,7 +284,7 @@ func epochLine(p model.Progress, stats []model.Stat) string {
 }
 
 // resumeModel loads --resume path: a checkpoint, whose configuration the
-// run keeps except for --epochs (see reconcileResume), or a bare PyTorch
+// run keeps except for --epochs and --lr (see reconcileResume), or a bare PyTorch
 // state_dict, whose weights start a fresh run of asked.
 func resumeModel(b nn.Backend, path string, asked model.Config, set map[string]bool, stderr io.Writer) (model.Model, error) {
 	t, err := nn.ReadTensorsFile(path)
