@@ -290,37 +290,8 @@ func (j *causalSoftmaxBackwardJob) four(c0, i int) {
 	}
 }
 
-// Constants of GELU, as float64 literals that the CUDA kernels spell the
-// same way.
-const (
-	invSqrt2   = 0.7071067811865476 // 1/√2
-	invSqrt2Pi = 0.3989422804014327 // 1/√(2π)
-)
-
-// gelu32 is GELU(x) = x·(0.5·erfc(−x/√2)), in float64, rounded once; −0
-// for −Inf.
-func gelu32(x float32) float32 {
-	v := float64(x)
-	if math.IsInf(v, -1) {
-		return float32(math.Copysign(0, -1))
-	}
-	return float32(v * (0.5 * math.Erfc(-v*invSqrt2)))
-}
-
-// geluGrad32 is dy·GELU′(x) = dy·(Φ(x) + x·φ(x)), in float64, rounded
-// once, with x·φ(x) taken as 0 at ±Inf.
-func geluGrad32(dy, x float32) float32 {
-	v := float64(x)
-	d := 0.5 * math.Erfc(-v*invSqrt2)
-	if !math.IsInf(v, 0) {
-		d += float64(v * math.Exp(-0.5*(v*v)) * invSqrt2Pi) // no fused multiply-add
-	}
-	return float32(float64(dy) * d)
-}
-
-// GELU computes y = GELU(x) elementwise (see [nn.Backend]): x·(0.5·erfc(−x·c))
-// with c = 0.7071067811865476, in float64 (math.Erfc), rounded once. y
-// may be x.
+// GELU computes y = GELU(x) elementwise (see [nn.Backend]) in float32 as
+// gelu32 defines it (gelu.go). y may be x.
 func (b *Backend) GELU(y, x nn.Mat) {
 	const op = "GELU"
 	if b.err != nil || !b.same(op, y, x) {
@@ -350,9 +321,8 @@ func (j *geluJob) run(lo, hi int) {
 }
 
 // GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) from the forward input x
-// (see [nn.Backend]): Φ as in GELU, φ(x) = exp(−0.5·x²)·0.3989422804014327,
-// the sum and the product with dy in float64 (products left to right),
-// rounded once. dx may be dy.
+// (see [nn.Backend]) in float32 as geluGrad32 defines it (gelu.go). dx may
+// be dy.
 func (b *Backend) GELUBackward(dx, dy, x nn.Mat) {
 	const op = "GELUBackward"
 	if b.err != nil || !b.same(op, dx, dy, x) {

@@ -2,228 +2,178 @@
 
 #include "textflag.h"
 
-// The constants of geluConsts (gelu_amd64.go), at their byte offsets:
-// 0 abs32, 16 max32 (8), 64 abs64, 96 clamp (7.9999995), 128 cells per
-// unit (64), 160 their inverse, 192 ½, 224 1, 256 geluErrBound,
-// 288 + 32(j−1) −j, 544 + 32j 1/j!, 832 + 32j 1/(j+1)!. R10 holds
-// geluTable: Q(c), φ(c) for each cell.
+// GELU and its derivative as gelu.go defines them, sixteen elements per
+// iteration as two independent streams of eight: each stream is two chains
+// of dependent multiplies and adds (the polynomials E and H), and four
+// chains side by side keep the floating-point units busy where one stream
+// leaves them waiting. Every operation is the one gelu32 or geluGrad32
+// does, in the same order, with no fused multiply-add, so every lane's
+// bits are the Go function's.
 //
-// Both kernels do eight elements per iteration as two independent streams
-// of four (a tail of four runs one stream): the series is a chain of
-// dependent multiply-adds, and two chains side by side keep the
-// floating-point units busy where one leaves them waiting. Each stream
-// lives in eight vector registers, A0 … A7 (Y0–Y7 for the first, Y8–Y15
-// for the second); x is read again where it is needed rather than kept,
-// and the table indices wait on the stack (16 bytes per stream at IDX).
-// The macros take a register both as Yn and as Xn where they need both
-// widths. Every value is computed by the same instructions in the same
-// order as in one stream, so the results do not depend on the stream.
-
-// G_CELL reads four x at OFF(SI)(BX*4) and leaves: the table index 2k of
-// each lane's cell k = ⌊64·t⌋ at IDX(SP) (t = |x| clamped to 7.9999995,
-// so that every lane, NaN included, indexes the table), A1 s = t − c for
-// the cell's centre c = (k + ½)/64, A2 c·s, A3 s², A4 b₁ = −c·s,
-// A5 b₂ = −c·s·b₁ − s², and A7 = b₀/1! + b₁/2! + b₂/3!. A0 is free after it.
-#define G_CELL(OFF, IDX, A0, A1, A2, A3, A4, A5, A7, X3) \
-	VCVTPS2PD OFF(SI)(BX*4), A0; \
-	VANDPD  64(AX), A0, A1; \
-	VMINPD  96(AX), A1, A1; \
-	VMULPD  128(AX), A1, A2; \
-	VROUNDPD $1, A2, A2; \
-	VCVTTPD2DQY A2, X3; \
-	VPADDD  X3, X3, X3; \
-	VMOVDQU X3, IDX(SP); \
-	VADDPD  192(AX), A2, A2; \
-	VMULPD  160(AX), A2, A2; \
-	VSUBPD  A2, A1, A1; \
-	VMULPD  A1, A2, A2; \
-	VMULPD  A1, A1, A3; \
-	VMULPD  288(AX), A2, A4; \
-	VMOVUPD 224(AX), A7; \
-	VFMADD231PD 864(AX), A4, A7; \
-	VMULPD  288(AX), A3, A5; \
-	VFNMADD231PD A4, A2, A5; \
-	VFMADD231PD 896(AX), A5, A7
-
-// G_TERM computes the next term of the series into NEXT,
-// bⱼ₊₁ = −c·s·bⱼ − j·s²·bⱼ₋₁ (NEGJ the offset of −j, PREV bⱼ₋₁, CUR bⱼ,
-// CS c·s, S2 s²), and adds bⱼ₊₁/(j+2)! (at offset INVF1) to SUM. One
-// multiply-add lies on the path from one term to the next.
-#define G_TERM(NEGJ, PREV, CUR, NEXT, INVF1, CS, S2, SUM) \
-	VMULPD  NEGJ(AX), S2, NEXT; \
-	VMULPD  PREV, NEXT, NEXT; \
-	VFNMADD231PD CUR, CS, NEXT; \
-	VFMADD231PD INVF1(AX), NEXT, SUM
-
-// G_TERMS adds b₃ … b₇ to SUM (Σ bⱼ/(j+1)!, for Q) and, where PSUM is
-// given a register, to PSUM (Σ bⱼ/j!, for φ) with the grad kernel's
-// G_PTERM; the forward kernel passes G_NOP.
-#define G_NOP(OFF, B, P)
-#define G_PTERM(OFF, B, P) VFMADD231PD OFF(AX), B, P
-#define G_TERMS(A0, A2, A3, A4, A5, A6, A7, PT) \
-	G_TERM(320, A4, A5, A6, 928, A2, A3, A7); \
-	PT(640, A6, A0); \
-	G_TERM(352, A5, A6, A4, 960, A2, A3, A7); \
-	PT(672, A4, A0); \
-	G_TERM(384, A6, A4, A5, 992, A2, A3, A7); \
-	PT(704, A5, A0); \
-	G_TERM(416, A4, A5, A6, 1024, A2, A3, A7); \
-	PT(736, A6, A0); \
-	G_TERM(448, A5, A6, A4, 1056, A2, A3, A7); \
-	PT(768, A4, A0)
-
-// G_PHI loads Q(c) and φ(c) of the four lanes (one 16-byte pair each,
-// indices from IDX(SP)) and leaves A3 φ(c), A4 Q(t) = Q(c) − φ(c)·s·Σ
-// (s in A1, Σ bⱼ/(j+1)! in A7), A5 v = x in float64 (read again at
-// OFF(SI)(BX*4)) and A2 Φ(x): Q(t) where x < 0 (the sign bit of v),
-// else 1 − Q(t).
-#define G_PHI(OFF, IDX, A1, A2, A3, A4, A5, A7, X2, X3) \
-	MOVL    IDX+0(SP), R12; \
-	MOVL    IDX+4(SP), R13; \
-	VMOVUPD (R10)(R12*8), X2; \
-	VMOVUPD (R10)(R13*8), X3; \
-	MOVL    IDX+8(SP), R12; \
-	MOVL    IDX+12(SP), R13; \
-	VINSERTF128 $1, (R10)(R12*8), A2, A2; \
-	VINSERTF128 $1, (R10)(R13*8), A3, A3; \
-	VUNPCKLPD A3, A2, A4; \
-	VUNPCKHPD A3, A2, A3; \
-	VMULPD  A1, A3, A2; \
-	VFNMADD231PD A7, A2, A4; \
-	VCVTPS2PD OFF(SI)(BX*4), A5; \
-	VMOVUPD 224(AX), A2; \
-	VSUBPD  A4, A2, A2; \
-	VBLENDVPD A5, A4, A2, A2
-
-// G_STORE keeps the lanes of the float64 result R whose bound B passes
-// Ziv's test (R ± B round to the same float32) and whose |x| < 8 (x read
-// again at OFF(SI)(BX*4); false for NaN); it writes the float32 results to
-// OFF(DI)(BX*4), the undecided lanes holding KEEP (x, or dy at
-// OFF(R11)(BX*4)) instead, and their mask to NOFF(R8)(DX*1). T1, T2 are
-// scratch.
-#define G_STORE(OFF, NOFF, KEEP, R, B, T1, T2, XR, XB, XT1, XT2) \
-	VSUBPD  B, R, T1; \
-	VADDPD  B, R, B; \
-	VCVTPD2PSY T1, XT1; \
-	VCVTPD2PSY B, XB; \
-	VCVTPD2PSY R, XR; \
-	VCMPPS  $0x00, XB, XT1, XT1; \
-	VMOVUPS OFF(SI)(BX*4), XT2; \
-	VANDPS  0(AX), XT2, XT2; \
-	VCMPPS  $0x11, 16(AX), XT2, XT2; \
-	VANDPS  XT2, XT1, XT1; \
-	VPCMPEQD XT2, XT2, XT2; \
-	VXORPS  XT2, XT1, XT1; \
-	VMOVUPS OFF(KEEP)(BX*4), XT2; \
-	VBLENDVPS XT1, XT2, XR, XR; \
-	VMOVUPS XR, OFF(DI)(BX*4); \
-	VMOVMSKPS XT1, R9; \
-	MOVB    R9, NOFF(R8)(DX*1)
-
-// G_FWD is the forward kernel's stream at element offset OFF (bytes) and
-// need byte NOFF: y = x·Φ(x) and the bound |y|·geluErrBound.
-#define G_FWD(OFF, NOFF, IDX, A0, A1, A2, A3, A4, A5, A6, A7, X0, X1, X2, X3, X4, X6) \
-	G_CELL(OFF, IDX, A0, A1, A2, A3, A4, A5, A7, X3); \
-	G_TERMS(A0, A2, A3, A4, A5, A6, A7, G_NOP); \
-	G_PHI(OFF, IDX, A1, A2, A3, A4, A5, A7, X2, X3); \
-	VMULPD  A2, A5, A6; \
-	VANDPD  64(AX), A6, A4; \
-	VMULPD  256(AX), A4, A4; \
-	G_STORE(OFF, NOFF, SI, A6, A4, A0, A1, X6, X4, X0, X1)
-
-// func geluAVX2(n int, y, x *float32, need *uint8, k *geluConsts, tab *[geluCells][2]float64)
+// AX holds geluConsts (gelu_amd64.go); its byte offsets: 0 |·| mask,
+// 32 geluMax, 64 −geluMax, 96 the mask cutting t to 12 bits, 128 ½,
+// 160 log₂e, 192 L₁, 224 L₂, 256 κ = 3, 288 1, 320 1/√(2π), 352 127 + 64
+// (int32), 384 2⁻⁶⁴, 416 the sign bit, 448 + 32j E's coefficients,
+// 672 + 32j H's.
 //
-// gelu32 on n elements (n a multiple of 4), eight at a time and then four,
-// in float64 (see gelu_amd64.go): the cell and the series bⱼ, Q(c) and φ(c)
-// from the table, Φ(x) and y = x·Φ(x), and Ziv's test with the bound
-// geluErrBound·|y|. Lanes the kernel does not decide (|x| ≥ 8, NaN, a
-// failed test) get x in y and their bit set in need[i/4] (bit i%4), for
-// the Go caller to finish with gelu32; y may be x.
-TEXT ·geluAVX2(SB), NOSPLIT, $32-48
+// Each stream lives in six registers T, A, B, NF, R, V (Y0–Y5 and
+// Y6–Y11); x is read again where it is needed rather than kept.
+
+// G_SETUP reads eight x at OFF(SI)(BX*4) and leaves T = t′ = min(|x|,
+// geluMax) (NaN lanes become geluMax: they are replaced at the end),
+// NF = n = rint(a·log₂e) with a = th²/2, R = r = (n·L₁ − a) + n·L₂ − b
+// with b = tl·(t′ + th)/2, V = v = κ/(κ + t′), A = E's top coefficient
+// and B = H's.
+#define G_SETUP(OFF, T, A, B, NF, R, V) \
+	VMOVUPS OFF(SI)(BX*4), T; \
+	VANDPS  0(AX), T, T; \
+	VMINPS  32(AX), T, T; \
+	VANDPS  96(AX), T, A; \
+	VSUBPS  A, T, B; \
+	VADDPS  A, T, R; \
+	VMULPS  R, B, B; \
+	VMULPS  128(AX), B, B; \
+	VMULPS  A, A, A; \
+	VMULPS  128(AX), A, A; \
+	VMULPS  160(AX), A, NF; \
+	VROUNDPS $0, NF, NF; \
+	VMULPS  192(AX), NF, R; \
+	VSUBPS  A, R, R; \
+	VMULPS  224(AX), NF, A; \
+	VADDPS  A, R, R; \
+	VSUBPS  B, R, R; \
+	VADDPS  256(AX), T, V; \
+	VMOVUPS 256(AX), A; \
+	VDIVPS  V, A, V; \
+	VMOVUPS 640(AX), A; \
+	VMOVUPS 992(AX), B
+
+// G_STEP is one step of Horner's rule: P = P·X + the coefficient at OFF.
+#define G_STEP(OFF, X, P) \
+	VMULPS  X, P, P; \
+	VADDPS  OFF(AX), P, P
+
+// G_POLYS finishes E(r) in A and H(v) in B for both streams, the four
+// chains interleaved, and leaves A = p, B = vh = v·H(v) and NF = 2⁶⁴⁻ⁿ
+// (as float32 bits) in each stream.
+#define G_POLYS(A1, B1, NF1, R1, V1, A2, B2, NF2, R2, V2) \
+	G_STEP(608, R1, A1); G_STEP(960, V1, B1); G_STEP(608, R2, A2); G_STEP(960, V2, B2); \
+	G_STEP(576, R1, A1); G_STEP(928, V1, B1); G_STEP(576, R2, A2); G_STEP(928, V2, B2); \
+	G_STEP(544, R1, A1); G_STEP(896, V1, B1); G_STEP(544, R2, A2); G_STEP(896, V2, B2); \
+	G_STEP(512, R1, A1); G_STEP(864, V1, B1); G_STEP(512, R2, A2); G_STEP(864, V2, B2); \
+	G_STEP(480, R1, A1); G_STEP(832, V1, B1); G_STEP(480, R2, A2); G_STEP(832, V2, B2); \
+	G_STEP(448, R1, A1); G_STEP(800, V1, B1); G_STEP(448, R2, A2); G_STEP(800, V2, B2); \
+	G_STEP(768, V1, B1); G_STEP(768, V2, B2); \
+	G_STEP(736, V1, B1); G_STEP(736, V2, B2); \
+	G_STEP(704, V1, B1); G_STEP(704, V2, B2); \
+	G_STEP(672, V1, B1); G_STEP(672, V2, B2); \
+	VMULPS  B1, V1, B1; \
+	VMULPS  B2, V2, B2; \
+	VCVTPS2DQ NF1, NF1; \
+	VCVTPS2DQ NF2, NF2; \
+	VMOVDQU 352(AX), R1; \
+	VPSUBD  NF1, R1, NF1; \
+	VPSUBD  NF2, R1, NF2; \
+	VPSLLD  $23, NF1, NF1; \
+	VPSLLD  $23, NF2, NF2
+
+// G_FWD writes GELU of the stream's eight x to OFF(DI)(BX*4): x·Q·2⁻ⁿ
+// scaled in two steps where x < 0, x·(1 − Q) otherwise, with Q =
+// (p·vh)·2⁻ⁿ; then x where |x| ≥ geluMax or x is NaN, −0 where
+// x ≤ −geluMax.
+#define G_FWD(OFF, A, B, NF, R, V) \
+	VMULPS  B, A, A; \
+	VMOVUPS OFF(SI)(BX*4), R; \
+	VMULPS  A, R, V; \
+	VMULPS  NF, V, V; \
+	VMULPS  384(AX), V, V; \
+	VMULPS  NF, A, A; \
+	VMULPS  384(AX), A, A; \
+	VMOVUPS 288(AX), B; \
+	VSUBPS  A, B, B; \
+	VMULPS  B, R, B; \
+	VBLENDVPS R, V, B, B; \
+	VANDPS  0(AX), R, A; \
+	VCMPPS  $1, 32(AX), A, NF; \
+	VBLENDVPS NF, B, R, B; \
+	VCMPPS  $2, 64(AX), R, NF; \
+	VMOVUPS 416(AX), A; \
+	VBLENDVPS NF, A, B, B; \
+	VMOVUPS B, OFF(DI)(BX*4)
+
+// G_BWD writes dy·GELU′(x) for the stream's eight x to OFF(DI)(BX*4):
+// with s = (p·(t′/√(2π) − vh))·2⁻ⁿ in two steps, GELU′ is 1 + s where
+// x ≥ 0 and −s where x < 0 (the sign bit); where |x| ≥ geluMax, 1 for
+// x > 0 and 0 for x < 0; x itself where x is NaN.
+#define G_BWD(OFF, T, A, B, NF, R, V) \
+	VMULPS  320(AX), T, R; \
+	VSUBPS  B, R, R; \
+	VMULPS  R, A, A; \
+	VMULPS  NF, A, A; \
+	VMULPS  384(AX), A, A; \
+	VADDPS  288(AX), A, B; \
+	VXORPS  416(AX), A, A; \
+	VMOVUPS OFF(SI)(BX*4), R; \
+	VBLENDVPS R, A, B, B; \
+	VANDPS  0(AX), R, A; \
+	VCMPPS  $1, 32(AX), A, NF; \
+	VXORPS  V, V, V; \
+	VCMPPS  $0x0e, V, R, V; \
+	VANDPS  288(AX), V, V; \
+	VCMPPS  $3, R, R, T; \
+	VBLENDVPS T, R, V, V; \
+	VBLENDVPS NF, B, V, B; \
+	VMULPS  OFF(DX)(BX*4), B, B; \
+	VMOVUPS B, OFF(DI)(BX*4)
+
+// func geluAVX2(n int, y, x *float32, k *geluConsts)
+//
+// y[i] = gelu32(x[i]) for i < n, n a multiple of 16; y may be x.
+TEXT ·geluAVX2(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ y+8(FP), DI
 	MOVQ x+16(FP), SI
-	MOVQ need+24(FP), R8
-	MOVQ k+32(FP), AX
-	MOVQ tab+40(FP), R10
+	MOVQ k+24(FP), AX
 	XORQ BX, BX
-	XORQ DX, DX
 
-loop8:
-	LEAQ 8(BX), R9
-	CMPQ R9, CX
-	JGT  tail
-	G_FWD(0, 0, 0, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, X0, X1, X2, X3, X4, X6)
-	G_FWD(16, 1, 16, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15, X8, X9, X10, X11, X12, X14)
-	ADDQ $8, BX
-	ADDQ $2, DX
-	JMP  loop8
-
-tail:
+fwdloop:
 	CMPQ BX, CX
-	JGE  done
-	G_FWD(0, 0, 0, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, X0, X1, X2, X3, X4, X6)
+	JGE  fwddone
+	G_SETUP(0, Y0, Y1, Y2, Y3, Y4, Y5)
+	G_SETUP(32, Y6, Y7, Y8, Y9, Y10, Y11)
+	G_POLYS(Y1, Y2, Y3, Y4, Y5, Y7, Y8, Y9, Y10, Y11)
+	G_FWD(0, Y1, Y2, Y3, Y4, Y5)
+	G_FWD(32, Y7, Y8, Y9, Y10, Y11)
+	ADDQ $16, BX
+	JMP  fwdloop
 
-done:
+fwddone:
 	VZEROUPPER
 	RET
 
-// G_GRAD is the grad kernel's stream at element offset OFF and need byte
-// NOFF: as G_FWD with φ(x) = φ(c)·Σ bⱼ/j! (summed in A0 beside Q's sum),
-// d = Φ + x·φ, the result dy·d and the bound
-// geluErrBound·|dy|·(Φ + |x·φ|).
-#define G_GRAD(OFF, NOFF, IDX, A0, A1, A2, A3, A4, A5, A6, A7, X0, X1, X2, X3, X4, X6) \
-	G_CELL(OFF, IDX, A0, A1, A2, A3, A4, A5, A7, X3); \
-	VMOVUPD 224(AX), A0; \
-	VADDPD  A4, A0, A0; \
-	VFMADD231PD 608(AX), A5, A0; \
-	G_TERMS(A0, A2, A3, A4, A5, A6, A7, G_PTERM); \
-	G_PHI(OFF, IDX, A1, A2, A3, A4, A5, A7, X2, X3); \
-	VMULPD  A0, A3, A3; \
-	VMULPD  A3, A5, A1; \
-	VADDPD  A1, A2, A6; \
-	VCVTPS2PD OFF(R11)(BX*4), A7; \
-	VMULPD  A6, A7, A6; \
-	VANDPD  64(AX), A1, A1; \
-	VADDPD  A2, A1, A1; \
-	VANDPD  64(AX), A7, A7; \
-	VMULPD  A7, A1, A1; \
-	VMULPD  256(AX), A1, A4; \
-	G_STORE(OFF, NOFF, R11, A6, A4, A0, A1, X6, X4, X0, X1)
-
-// func geluGradAVX2(n int, dx, dy, x *float32, need *uint8, k *geluConsts, tab *[geluCells][2]float64)
+// func geluGradAVX2(n int, dx, dy, x *float32, k *geluConsts)
 //
-// geluGrad32 on n elements (n a multiple of 4), eight at a time and then
-// four: as geluAVX2, with φ(x) = φ(c)·Σ bⱼ/j! beside Q, d = Φ(x) + x·φ(x),
-// the result dy·d and Ziv's test with the bound
-// geluErrBound·|dy|·(Φ + |x·φ|). Needy lanes get dy in dx, for the caller
-// to finish with geluGrad32; dx may be dy.
-TEXT ·geluGradAVX2(SB), NOSPLIT, $32-56
+// dx[i] = geluGrad32(dy[i], x[i]) for i < n, n a multiple of 16; dx may
+// be dy.
+TEXT ·geluGradAVX2(SB), NOSPLIT, $0-40
 	MOVQ n+0(FP), CX
 	MOVQ dx+8(FP), DI
-	MOVQ dy+16(FP), R11
+	MOVQ dy+16(FP), DX
 	MOVQ x+24(FP), SI
-	MOVQ need+32(FP), R8
-	MOVQ k+40(FP), AX
-	MOVQ tab+48(FP), R10
+	MOVQ k+32(FP), AX
 	XORQ BX, BX
-	XORQ DX, DX
 
-gloop8:
-	LEAQ 8(BX), R9
-	CMPQ R9, CX
-	JGT  gtail
-	G_GRAD(0, 0, 0, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, X0, X1, X2, X3, X4, X6)
-	G_GRAD(16, 1, 16, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15, X8, X9, X10, X11, X12, X14)
-	ADDQ $8, BX
-	ADDQ $2, DX
-	JMP  gloop8
-
-gtail:
+bwdloop:
 	CMPQ BX, CX
-	JGE  gdone
-	G_GRAD(0, 0, 0, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, X0, X1, X2, X3, X4, X6)
+	JGE  bwddone
+	G_SETUP(0, Y0, Y1, Y2, Y3, Y4, Y5)
+	G_SETUP(32, Y6, Y7, Y8, Y9, Y10, Y11)
+	G_POLYS(Y1, Y2, Y3, Y4, Y5, Y7, Y8, Y9, Y10, Y11)
+	G_BWD(0, Y0, Y1, Y2, Y3, Y4, Y5)
+	G_BWD(32, Y6, Y7, Y8, Y9, Y10, Y11)
+	ADDQ $16, BX
+	JMP  bwdloop
 
-gdone:
+bwddone:
 	VZEROUPPER
 	RET

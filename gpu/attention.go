@@ -101,8 +101,9 @@ func (b *Backend) CausalSoftmaxBackward(dx, dy, y nn.Mat, t int, scale float32) 
 	b.launch(op, b.k.causalBack, ceilDiv(y.Rows*(y.Cols/t), threads/32), 1, threads, 1)
 }
 
-// GELU computes y = x·Φ(x) elementwise in float64, rounded once, as the
-// CPU backend (see [nn.Backend]); y may be x, both contiguous.
+// GELU computes y = x·Φ(x) elementwise in float32 with the CPU backend's
+// operations in its order, so with its bits (see [nn.Backend]); y may be
+// x, both contiguous.
 func (b *Backend) GELU(y, x nn.Mat) {
 	const op = "GELU"
 	if b.err != nil || !b.same(op, y, x) {
@@ -116,8 +117,9 @@ func (b *Backend) GELU(y, x nn.Mat) {
 	b.launch(op, b.k.geluForward, b.grid1(y.Len()), 1, threads, 1)
 }
 
-// GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) elementwise in float64,
-// rounded once (see [nn.Backend]); dx may be dy, all contiguous.
+// GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) elementwise in float32
+// with the CPU backend's operations in its order (see [nn.Backend]); dx
+// may be dy, all contiguous.
 func (b *Backend) GELUBackward(dx, dy, x nn.Mat) {
 	const op = "GELUBackward"
 	if b.err != nil || !b.same(op, dx, dy, x) {

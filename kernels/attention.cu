@@ -18,11 +18,12 @@
    Products sum over k in order with fmaf, as matmul.cu's tiled kernels:
    deterministic, compared with a tolerance.
 
-   The softmax and GELU kernels follow the CPU backend's float64 formulas
-   with explicitly rounded intrinsics (no fused multiply-adds); only the
-   order of the float64 row sums (lanes, then a butterfly) and the math
-   library (exp, erfc) differ, so results agree with the CPU to 1–2
-   float32 ulps (nn/backendtest). */
+   The softmax kernels follow the CPU backend's float64 formulas with
+   explicitly rounded intrinsics (no fused multiply-adds); only the order
+   of the float64 row sums (lanes, then a butterfly) and the math library
+   (exp) differ, so results agree with the CPU to 1–2 float32 ulps
+   (nn/backendtest). The GELU kernels do the CPU backend's float32
+   operations in its order: the same bits. */
 #include "common.cuh"
 
 // ---- CUDA kernels
@@ -273,39 +274,109 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-/* gelu_cdf is Φ(v) = 0.5·erfc(−v·(1/√2)) in float64, as the CPU backend
-   writes it (the constant is the same float64). */
-__device__ __forceinline__ double gelu_cdf(double v)
+/* GELU in float32, operation by operation as the CPU backend's gelu32,
+   geluGrad32 and geluTail (cpu/gelu.go, where the method and its accuracy
+   are described): every multiply, add, subtract and divide is an
+   explicitly rounded intrinsic (no fused multiply-adds), rintf rounds to
+   the nearest even integer, so the results are the CPU's bits.
+
+   gelu_tail: for 0 ≤ t < 14.5, p = E(r) and n with exp(−t²/2) = 2⁻ⁿ·p,
+   and vh = v·H(v) with v = 3/(3 + t), so that the normal tail
+   Q(t) = 2⁻ⁿ·p·vh. */
+#define GELU_STEP(p, x, c) p = __fadd_rn(__fmul_rn(p, x), c)
+__device__ __forceinline__ void gelu_tail(float t, float &p, float &vh, int &n)
 {
-    return __dmul_rn(0.5, erfc(__dmul_rn(-v, 0.7071067811865476)));
+    const float th = __uint_as_float(__float_as_uint(t) & 0xfffff000u);
+    const float tl = __fsub_rn(t, th);
+    const float a = __fmul_rn(__fmul_rn(th, th), 0.5f);
+    const float b = __fmul_rn(__fmul_rn(tl, __fadd_rn(t, th)), 0.5f);
+    const float nf = rintf(__fmul_rn(a, 1.4426950408889634f));
+    float r = __fsub_rn(__fmul_rn(nf, 0.693359375f), a);
+    r = __fadd_rn(r, __fmul_rn(nf, -2.12194440e-4f));
+    r = __fsub_rn(r, b);
+    p = 0.0014007725985720754f;
+    GELU_STEP(p, r, 0.008391438983380795f);
+    GELU_STEP(p, r, 0.04166454076766968f);
+    GELU_STEP(p, r, 0.16666163504123688f);
+    GELU_STEP(p, r, 0.5000001192092896f);
+    GELU_STEP(p, r, 1.0000001192092896f);
+    GELU_STEP(p, r, 1.0f);
+    const float v = __fdiv_rn(3.0f, __fadd_rn(3.0f, t));
+    float h = 0.018592700362205505f;
+    GELU_STEP(h, v, -0.11536785960197449f);
+    GELU_STEP(h, v, 0.2891004681587219f);
+    GELU_STEP(h, v, -0.35292622447013855f);
+    GELU_STEP(h, v, 0.2007340043783188f);
+    GELU_STEP(h, v, -0.08527755737304688f);
+    GELU_STEP(h, v, 0.07713259756565094f);
+    GELU_STEP(h, v, 0.08321747928857803f);
+    GELU_STEP(h, v, 0.11887931078672409f);
+    GELU_STEP(h, v, 0.1329328417778015f);
+    GELU_STEP(h, v, 0.13298223912715912f);
+    vh = __fmul_rn(v, h);
+    n = (int)nf;
+}
+#undef GELU_STEP
+
+/* gelu_scale is v·2⁻ⁿ (0 ≤ n ≤ 152) as (v·2⁶⁴⁻ⁿ)·2⁻⁶⁴: the first product
+   exact, the second rounded once (subnormal results too). */
+__device__ __forceinline__ float gelu_scale(float v, int n)
+{
+    return __fmul_rn(__fmul_rn(v, __uint_as_float((unsigned)(127 + 64 - n) << 23)), 5.421010862427522e-20f);
 }
 
-/* gelu_forward: y, x have n elements (y may be x). y = float32(v·Φ(v))
-   with v = x in float64; −Inf gives −0.
+/* gelu_forward: y, x have n elements (y may be x). y = x·Φ(x): with
+   Q = (p·vh)·2⁻ⁿ from gelu_tail(|x|), x·Q where x's sign bit is set
+   (scaled last) and x·(1 − Q) otherwise; x for x ≥ 14.5 and NaN, −0 for x ≤ −14.5.
    Launch: 1-D grid-stride, 256 threads per block. */
 extern "C" __global__ void __launch_bounds__(256) gelu_forward(int n, float *y, const float *x)
 {
     GAN_FOR_EACH(i, n)
     {
-        const double v = (double)x[i];
-        y[i] = isinf(v) && v < 0.0 ? -0.0f : (float)__dmul_rn(v, gelu_cdf(v));
+        const float v = x[i];
+        const float t = fabsf(v);
+        float out;
+        if (v != v) {
+            out = v;
+        } else if (t >= 14.5f) {
+            out = v > 0.0f ? v : -0.0f;
+        } else {
+            float p, vh;
+            int e;
+            gelu_tail(t, p, vh, e);
+            const float q = __fmul_rn(p, vh);
+            out = signbit(v) ? gelu_scale(__fmul_rn(v, q), e) : __fmul_rn(v, __fsub_rn(1.0f, gelu_scale(q, e)));
+        }
+        y[i] = out;
     }
 }
 
-/* gelu_backward: dx, dy, x have n elements (dx may be dy). In float64:
-   g = Φ(v) + ((v·exp(−0.5·(v·v)))·(1/√(2π))) (the second term left out
-   at ±Inf), dx = float32(dy·g).
+/* gelu_backward: dx, dy, x have n elements (dx may be dy). GELU′(x) =
+   Φ(x) + x·φ(x): with s = (p·(t·(1/√(2π)) − vh))·2⁻ⁿ from gelu_tail(t),
+   t = |x|, it is −s where x's sign bit is set and 1 + s
+   otherwise; 1 for x ≥ 14.5, 0 for
+   x ≤ −14.5, x for NaN; dx = dy·GELU′(x).
    Launch: 1-D grid-stride, 256 threads per block. */
 extern "C" __global__ void __launch_bounds__(256) gelu_backward(int n, float *dx, const float *dy, const float *__restrict__ x)
 {
     GAN_FOR_EACH(i, n)
     {
-        const double v = (double)x[i];
-        double g = gelu_cdf(v);
-        if (!isinf(v)) {
-            const double e = exp(__dmul_rn(-0.5, __dmul_rn(v, v)));
-            g = __dadd_rn(g, __dmul_rn(__dmul_rn(v, e), 0.3989422804014327));
+        const float v = x[i];
+        const float t = fabsf(v);
+        float g;
+        if (v != v) {
+            g = v;
+        } else if (t >= 14.5f) {
+            g = v > 0.0f ? 1.0f : 0.0f;
+        } else {
+            float p, vh;
+            int e;
+            gelu_tail(t, p, vh, e);
+            const float w = __fsub_rn(__fmul_rn(t, 0.3989422804014327f), vh);
+            const float s = gelu_scale(__fmul_rn(p, w), e);
+            g = signbit(v) ? -s : __fadd_rn(1.0f, s);
         }
-        dx[i] = (float)__dmul_rn((double)dy[i], g);
+        dx[i] = __fmul_rn(dy[i], g);
     }
 }
+

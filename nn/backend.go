@@ -349,13 +349,16 @@ type Backend interface {
 	// not read. dx may be dy.
 	CausalSoftmaxBackward(dx, dy, y Mat, t int, scale float32)
 	// GELU computes y = x·Φ(x), Φ the standard normal CDF (PyTorch's
-	// default, exact GELU 0.5·x·(1 + erf(x/√2))), as x·(0.5·erfc(−x/√2))
-	// in float64 (the same function, without the cancellation of 1 + erf
-	// for negative x) rounded once; GELU(−Inf) = −0. y may be x.
+	// default, exact GELU 0.5·x·(1 + erf(x/√2))), in float32 by the
+	// algorithm of cpu/gelu.go (Φ from the normal tail, without the
+	// cancellation of 1 + erf for negative x), which every backend follows
+	// operation by operation: within 8 float32 ulps of the exact value;
+	// GELU(x) = x for x ≥ 14.5, −0 for x ≤ −14.5. y may be x.
 	GELU(y, x Mat)
 	// GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) from the forward
-	// input x, φ the standard normal density, in float64 and rounded once
-	// (x·φ(x) is 0 at ±Inf). dx may be dy.
+	// input x, φ the standard normal density, by the same algorithm:
+	// the derivative within 8 ulps plus 2⁻²³ (1 for x ≥ 14.5, 0 for
+	// x ≤ −14.5), then the product with dy. dx may be dy.
 	GELUBackward(dx, dy, x Mat)
 
 	// Im2Col gathers the patches of a 2-D convolution: cols is
