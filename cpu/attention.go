@@ -22,7 +22,8 @@ const bmmSerialWork = 1 << 22
 // blocks of its operands (see [nn.Backend]) with [sgemm.SgemmWorkers], each
 // block addressed in place through its operand's leading dimension. Small
 // blocks (attention's T×T scores with head sizes 16 to 64) are shared out
-// over the workers; large ones run one after the other on all of them.
+// over the workers, each block with sgemm.Small where its shape allows;
+// large ones run one after the other on all of them.
 // sgemm's results do not depend on its worker count, so neither do these.
 // A, B and C may be strided.
 func (b *Backend) BatchMatMul(c, a, bm nn.Mat, batch, heads int, transA, transB bool, beta float32) {
@@ -93,6 +94,9 @@ func (j *batchMatMulJob) run(lo, hi int) {
 		}
 		a := j.a[blockStart(j.am, j.lda, j.batch, j.heads, s, h):]
 		b := j.b[blockStart(j.bm, j.ldb, j.batch, j.heads, s, h):]
+		if j.workers == 1 && sgemm.Small(j.transA, j.transB, j.m, j.n, j.k, a, j.lda, b, j.ldb, j.beta, c, j.ldc) {
+			continue
+		}
 		sgemm.SgemmWorkers(j.workers, j.transA, j.transB, j.m, j.n, j.k, a, j.lda, b, j.ldb, j.beta, c, j.ldc)
 	}
 }

@@ -85,3 +85,13 @@ func kernelSets() []*kernelSet {
 	}
 	return append(sets, genericSet)
 }
+
+// smallKernels says that small4x16Rows and small4x16Cols (small_amd64.s)
+// exist: the 4×16 kernels of Small.
+const smallKernels = true
+
+//go:noescape
+func small4x16Rows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, beta float32, mode int)
+
+//go:noescape
+func small4x16Cols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, beta float32, mode int)
