@@ -32,3 +32,22 @@ func axpbySlice(y, a, b []float32, alpha, beta float32) {
 	}
 	axpbyGo(y[done:], a[done:], b, alpha, beta)
 }
+
+// mulAVX sets z[i] = fl(x[i]·y[i]) for i < n, n a multiple of 8.
+//
+//go:noescape
+func mulAVX(n int, z, x, y *float32)
+
+// mulSlice sets z[i] = fl(x[i]·y[i]): the multiple of 8 with AVX, the
+// rest in Go. z may be x or y.
+func mulSlice(z, x, y []float32) {
+	x, y = x[:len(z)], y[:len(z)]
+	done := 0
+	if hasAVX && len(z) >= 8 {
+		done = len(z) &^ 7
+		mulAVX(done, &z[0], &x[0], &y[0])
+	}
+	for i := done; i < len(z); i++ {
+		z[i] = x[i] * y[i]
+	}
+}

@@ -73,3 +73,44 @@ sloop:
 sdone:
 	VZEROUPPER
 	RET
+
+// func mulAVX(n int, z, x, y *float32)
+//
+// z[i] = fl(x[i]·y[i]) for i < n, n a multiple of 8, 16 elements per
+// iteration, then 8. z may be x or y.
+TEXT ·mulAVX(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ z+8(FP), DI
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DX
+
+mloop16:
+	CMPQ    CX, $16
+	JLT     mloop8
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMULPS  0(DX), Y0, Y0
+	VMULPS  32(DX), Y1, Y1
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     mloop16
+
+mloop8:
+	CMPQ    CX, $8
+	JLT     mdone
+	VMOVUPS 0(SI), Y0
+	VMULPS  0(DX), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     mloop8
+
+mdone:
+	VZEROUPPER
+	RET

@@ -59,3 +59,42 @@ func seq(n int) []int {
 	}
 	return s
 }
+
+// TestMulSlice: mulSlice is the float32 product element by element, for
+// every length to 70 and beyond, in place on either operand, specials
+// included.
+func TestMulSlice(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -3e-39, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32}
+	val := func() float32 {
+		if r.IntN(8) == 0 {
+			return special[r.IntN(len(special))]
+		}
+		return float32(r.NormFloat64() * 3)
+	}
+	for _, n := range append(seq(71), 1000) {
+		for _, mode := range []string{"out", "z=x", "z=y"} {
+			x, y := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i], y[i] = val(), val()
+			}
+			want := make([]float32, n)
+			for i := range want {
+				want[i] = x[i] * y[i]
+			}
+			got := make([]float32, n)
+			switch mode {
+			case "z=x":
+				got = x
+			case "z=y":
+				got = y
+			}
+			mulSlice(got, x, y)
+			for i := range want {
+				if !same32(got[i], want[i]) {
+					t.Fatalf("n %d %s: z[%d] = %v, want %v", n, mode, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

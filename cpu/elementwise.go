@@ -375,12 +375,7 @@ type mulJob struct {
 	z, x, y []float32
 }
 
-func (j *mulJob) run(lo, hi int) {
-	z, x, y := j.z[lo:hi], j.x[lo:hi], j.y[lo:hi]
-	for i, v := range x {
-		z[i] = v * y[i]
-	}
-}
+func (j *mulJob) run(lo, hi int) { mulSlice(j.z[lo:hi], j.x[lo:hi], j.y[lo:hi]) }
 
 // Copy copies src into dst: the same number of elements when both are
 // contiguous (the copy may reshape), the same shape when either is strided
