@@ -311,17 +311,39 @@ func (b *Backend) GELU(y, x nn.Mat) {
 	*j = geluJob{}
 }
 
-// geluJob does elements [lo, hi) of GELU (dy nil) or GELUBackward.
+// GELUAndGrad computes y = GELU(x) and d = GELU′(x) elementwise (see
+// [nn.Backend]) in float32 as gelu32 and geluDeriv32 define them
+// (gelu.go), in one pass. y or d may be x.
+func (b *Backend) GELUAndGrad(y, d, x nn.Mat) {
+	const op = "GELUAndGrad"
+	if b.err != nil || !b.same(op, y, d, x) {
+		return
+	}
+	yd, dd, xd := b.get(op, y), b.get(op, d), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	j := &b.jGELU
+	*j = geluJob{y: yd, d: dd, x: xd}
+	b.parallel(len(yd), 2*costExp, j)
+	*j = geluJob{}
+}
+
+// geluJob does elements [lo, hi) of GELU (dy and d nil), GELUAndGrad (d
+// set) or GELUBackward (dy set).
 type geluJob struct {
-	y, dy, x []float32
+	y, dy, d, x []float32
 }
 
 func (j *geluJob) run(lo, hi int) {
-	if j.dy == nil {
+	switch {
+	case j.d != nil:
+		geluBothSlice(j.y[lo:hi], j.d[lo:hi], j.x[lo:hi])
+	case j.dy != nil:
+		geluGradSlice(j.y[lo:hi], j.dy[lo:hi], j.x[lo:hi])
+	default:
 		geluSlice(j.y[lo:hi], j.x[lo:hi])
-		return
 	}
-	geluGradSlice(j.y[lo:hi], j.dy[lo:hi], j.x[lo:hi])
 }
 
 // GELUBackward computes dx = dy·(Φ(x) + x·φ(x)) from the forward input x

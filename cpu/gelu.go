@@ -117,27 +117,27 @@ func gelu32(x float32) float32 {
 	return x * (1 - geluScale(q, n))
 }
 
-// geluGrad32 is dy·GELU′(x) in float32 (see above): GELU′ first, then the
-// product.
-func geluGrad32(dy, x float32) float32 {
+// geluGrad32 is dy·GELU′(x) in float32: the product of dy and geluDeriv32,
+// rounded once.
+func geluGrad32(dy, x float32) float32 { return dy * geluDeriv32(x) }
+
+// geluDeriv32 is GELU′(x) in float32 (see above).
+func geluDeriv32(x float32) float32 {
 	t := float32(math.Abs(float64(x)))
-	var g float32
 	switch {
 	case x != x:
-		g = x
+		return x
 	case t >= geluMax:
 		if x > 0 {
-			g = 1
+			return 1
 		}
-	default:
-		p, vh, n := geluTail(t)
-		w := float32(t*geluInvSqrt2P) - vh // (t·φ(t) − Q(t))·2ⁿ/p
-		s := geluScale(p*w, n)
-		if math.Signbit(float64(x)) {
-			g = -s
-		} else {
-			g = 1 + s
-		}
+		return 0
 	}
-	return dy * g
+	p, vh, n := geluTail(t)
+	w := float32(t*geluInvSqrt2P) - vh // (t·φ(t) − Q(t))·2ⁿ/p
+	s := geluScale(p*w, n)
+	if math.Signbit(float64(x)) {
+		return -s
+	}
+	return 1 + s
 }

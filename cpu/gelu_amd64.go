@@ -11,6 +11,9 @@ func geluAVX2(n int, y, x *float32, k *geluConsts)
 //go:noescape
 func geluGradAVX2(n int, dx, dy, x *float32, k *geluConsts)
 
+//go:noescape
+func geluBothAVX2(n int, y, d, x *float32, k *geluConsts)
+
 // geluConsts are the kernels' constants, each repeated in every lane of a
 // vector, at the byte offsets the assembly uses (TestGELUConstsLayout).
 type geluConsts struct {
@@ -71,5 +74,22 @@ func geluGradSlice(dx, dy, x []float32) {
 	}
 	for i := done; i < len(dx); i++ {
 		dx[i] = geluGrad32(dy[i], x[i])
+	}
+}
+
+// geluBothSlice sets y[i] = gelu32(x[i]) and d[i] = geluDeriv32(x[i]); y
+// or d may be x.
+func geluBothSlice(y, d, x []float32) {
+	d, x = d[:len(y)], x[:len(y)]
+	done := 0
+	if hasTanhAVX2 {
+		done = len(y) &^ 15
+		if done > 0 {
+			geluBothAVX2(done, &y[0], &d[0], &x[0], geluK)
+		}
+	}
+	for i := done; i < len(y); i++ {
+		v := x[i]
+		y[i], d[i] = gelu32(v), geluDeriv32(v)
 	}
 }

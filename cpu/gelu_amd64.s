@@ -126,6 +126,44 @@
 	VMULPS  OFF(DX)(BX*4), B, B; \
 	VMOVUPS B, OFF(DI)(BX*4)
 
+// G_BOTH writes GELU′ of the stream's eight x to OFF(R9)(BX*4) as G_BWD
+// computes it (without dy), then GELU to OFF(DI)(BX*4) as G_FWD does;
+// Y12–Y15 are its scratch registers.
+#define G_BOTH(OFF, T, A, B, NF, R, V) \
+	VMULPS  320(AX), T, R; \
+	VSUBPS  B, R, R; \
+	VMULPS  A, R, R; \
+	VMULPS  NF, R, R; \
+	VMULPS  384(AX), R, R; \
+	VADDPS  288(AX), R, V; \
+	VXORPS  416(AX), R, R; \
+	VMOVUPS OFF(SI)(BX*4), T; \
+	VBLENDVPS T, R, V, V; \
+	VANDPS  0(AX), T, Y12; \
+	VCMPPS  $1, 32(AX), Y12, Y13; \
+	VXORPS  Y14, Y14, Y14; \
+	VCMPPS  $0x0e, Y14, T, Y14; \
+	VANDPS  288(AX), Y14, Y14; \
+	VCMPPS  $3, T, T, Y15; \
+	VBLENDVPS Y15, T, Y14, Y14; \
+	VBLENDVPS Y13, V, Y14, V; \
+	VMOVUPS V, OFF(R9)(BX*4); \
+	VMULPS  B, A, A; \
+	VMULPS  A, T, R; \
+	VMULPS  NF, R, R; \
+	VMULPS  384(AX), R, R; \
+	VMULPS  NF, A, A; \
+	VMULPS  384(AX), A, A; \
+	VMOVUPS 288(AX), B; \
+	VSUBPS  A, B, B; \
+	VMULPS  B, T, B; \
+	VBLENDVPS T, R, B, B; \
+	VBLENDVPS Y13, B, T, B; \
+	VCMPPS  $2, 64(AX), T, Y14; \
+	VMOVUPS 416(AX), Y15; \
+	VBLENDVPS Y14, Y15, B, B; \
+	VMOVUPS B, OFF(DI)(BX*4)
+
 // func geluAVX2(n int, y, x *float32, k *geluConsts)
 //
 // y[i] = gelu32(x[i]) for i < n, n a multiple of 16; y may be x.
@@ -175,5 +213,32 @@ bwdloop:
 	JMP  bwdloop
 
 bwddone:
+	VZEROUPPER
+	RET
+
+// func geluBothAVX2(n int, y, d, x *float32, k *geluConsts)
+//
+// y[i] = gelu32(x[i]) and d[i] = geluDeriv32(x[i]) for i < n, n a
+// multiple of 16; y or d may be x.
+TEXT ·geluBothAVX2(SB), NOSPLIT, $0-40
+	MOVQ n+0(FP), CX
+	MOVQ y+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ x+24(FP), SI
+	MOVQ k+32(FP), AX
+	XORQ BX, BX
+
+bothloop:
+	CMPQ BX, CX
+	JGE  bothdone
+	G_SETUP(0, Y0, Y1, Y2, Y3, Y4, Y5)
+	G_SETUP(32, Y6, Y7, Y8, Y9, Y10, Y11)
+	G_POLYS(Y1, Y2, Y3, Y4, Y5, Y7, Y8, Y9, Y10, Y11)
+	G_BOTH(0, Y0, Y1, Y2, Y3, Y4, Y5)
+	G_BOTH(32, Y6, Y7, Y8, Y9, Y10, Y11)
+	ADDQ $16, BX
+	JMP  bothloop
+
+bothdone:
 	VZEROUPPER
 	RET

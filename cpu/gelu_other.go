@@ -18,3 +18,12 @@ func geluGradSlice(dx, dy, x []float32) {
 		dx[i] = geluGrad32(dy[i], v)
 	}
 }
+
+// geluBothSlice sets y[i] = gelu32(x[i]) and d[i] = geluDeriv32(x[i]); y
+// or d may be x.
+func geluBothSlice(y, d, x []float32) {
+	d, x = d[:len(y)], x[:len(y)]
+	for i, v := range x {
+		y[i], d[i] = gelu32(v), geluDeriv32(v)
+	}
+}

@@ -41,6 +41,12 @@ func BenchmarkGELU(b *testing.B) {
 		}
 		perElement(b)
 	})
+	b.Run("both-slice", func(b *testing.B) {
+		for range b.N {
+			geluBothSlice(y, dy, x)
+		}
+		perElement(b)
+	})
 	b.Run("scalar", func(b *testing.B) {
 		for range b.N {
 			for i, v := range x {
@@ -59,8 +65,9 @@ func BenchmarkGELU(b *testing.B) {
 	})
 }
 
-// TestGELUSliceExhaustive checks geluSlice and geluGradSlice (the vector
-// kernels where the machine has them) against gelu32 and geluGrad32 on
+// TestGELUSliceExhaustive checks geluSlice, geluGradSlice and geluBothSlice (the vector
+// kernels where the machine has them) against gelu32, geluGrad32 and
+// geluDeriv32 on
 // every float32 of magnitude 2⁻⁸ to 16 and every 61st below, with both
 // signs, the special values and pseudo-random dy, in place and not, with
 // tails of every length.
@@ -116,6 +123,14 @@ func TestGELUSliceExhaustive(t *testing.T) {
 				geluSlice(inPlace, inPlace)
 				for i := range x {
 					if !same32(inPlace[i], y[i]) {
+						n++
+					}
+				}
+				// Both at once, and with d written over x.
+				yb, db := y[m:2*m], append([]float32(nil), x...)
+				geluBothSlice(yb, db, db)
+				for i, v := range x {
+					if !same32(yb[i], y[i]) || !same32(db[i], geluDeriv32(v)) {
 						n++
 					}
 				}

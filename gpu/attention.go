@@ -132,3 +132,19 @@ func (b *Backend) GELUBackward(dx, dy, x nn.Mat) {
 	b.args.reset().i(dx.Len()).p(dxp).p(dyp).p(xp)
 	b.launch(op, b.k.geluBackward, b.grid1(dx.Len()), 1, threads, 1)
 }
+
+// GELUAndGrad computes y = GELU(x) and d = GELU′(x) elementwise in one
+// kernel, with GELU's and GELUBackward's bits (see [nn.Backend]); y or d
+// may be x, all contiguous.
+func (b *Backend) GELUAndGrad(y, d, x nn.Mat) {
+	const op = "GELUAndGrad"
+	if b.err != nil || !b.same(op, y, d, x) {
+		return
+	}
+	yp, dp, xp := b.get(op, y), b.get(op, d), b.get(op, x)
+	if b.err != nil || y.Len() == 0 {
+		return
+	}
+	b.args.reset().i(y.Len()).p(yp).p(dp).p(xp)
+	b.launch(op, b.k.geluForwardGrad, b.grid1(y.Len()), 1, threads, 1)
+}

@@ -58,6 +58,7 @@ type kernelSet struct {
 	bgemm                       [2][2][2]kfunc // [tile][transA][transB], kernels/attention.cu
 	causal, causalBack          kfunc
 	geluForward, geluBackward   kfunc
+	geluForwardGrad             kfunc
 }
 
 // bind looks up every kernel by its name in kernels/*.cu.
@@ -110,7 +111,7 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 		{&k.bnBackward, "batch_norm_backward"},
 		{&k.im2col, "im2col"}, {&k.col2im, "col2im"},
 		{&k.causal, "causal_softmax"}, {&k.causalBack, "causal_softmax_backward"},
-		{&k.geluForward, "gelu_forward"}, {&k.geluBackward, "gelu_backward"},
+		{&k.geluForward, "gelu_forward"}, {&k.geluBackward, "gelu_backward"}, {&k.geluForwardGrad, "gelu_forward_grad"},
 	} {
 		get(e.f, e.name)
 	}

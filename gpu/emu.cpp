@@ -385,6 +385,7 @@ static const std::vector<Kernel> &registry()
         make("causal_softmax", causal_softmax, true),
         make("causal_softmax_backward", causal_softmax_backward, true),
         make("gelu_forward", gelu_forward, false), make("gelu_backward", gelu_backward, false),
+        make("gelu_forward_grad", gelu_forward_grad, false),
     };
     return r;
 }

@@ -8,6 +8,7 @@
    causal_softmax_backward    its gradient from y and dy
    gelu_forward               y = x·Φ(x)
    gelu_backward              dx = dy·(Φ(x) + x·φ(x))
+   gelu_forward_grad          y = x·Φ(x) and d = Φ(x) + x·φ(x)
 
    Blocks of BatchMatMul: each operand X (leading dimension ldx) holds
    batch×heads blocks, block i = (s, h) = (i / heads, i % heads) starting
@@ -325,58 +326,77 @@ __device__ __forceinline__ float gelu_scale(float v, int n)
     return __fmul_rn(__fmul_rn(v, __uint_as_float((unsigned)(127 + 64 - n) << 23)), 5.421010862427522e-20f);
 }
 
-/* gelu_forward: y, x have n elements (y may be x). y = x·Φ(x): with
-   Q = (p·vh)·2⁻ⁿ from gelu_tail(|x|), x·Q where x's sign bit is set
-   (scaled last) and x·(1 − Q) otherwise; x for x ≥ 14.5 and NaN, −0 for x ≤ −14.5.
+/* gelu_value is GELU(v) = v·Φ(v): with Q = (p·vh)·2⁻ⁿ from gelu_tail(|v|),
+   v·Q where v's sign bit is set (scaled last) and v·(1 − Q) otherwise; v
+   for v ≥ 14.5 and NaN, −0 for v ≤ −14.5 (the CPU backend's gelu32). */
+__device__ __forceinline__ float gelu_value(float v)
+{
+    const float t = fabsf(v);
+    if (v != v) {
+        return v;
+    }
+    if (t >= 14.5f) {
+        return v > 0.0f ? v : -0.0f;
+    }
+    float p, vh;
+    int e;
+    gelu_tail(t, p, vh, e);
+    const float q = __fmul_rn(p, vh);
+    return signbit(v) ? gelu_scale(__fmul_rn(v, q), e) : __fmul_rn(v, __fsub_rn(1.0f, gelu_scale(q, e)));
+}
+
+/* gelu_deriv is GELU′(v) = Φ(v) + v·φ(v): with s = (p·(t·(1/√(2π)) −
+   vh))·2⁻ⁿ from gelu_tail(t), t = |v|, it is −s where v's sign bit is set
+   and 1 + s otherwise; 1 for v ≥ 14.5, 0 for v ≤ −14.5, v for NaN (the
+   CPU backend's geluDeriv32). */
+__device__ __forceinline__ float gelu_deriv(float v)
+{
+    const float t = fabsf(v);
+    if (v != v) {
+        return v;
+    }
+    if (t >= 14.5f) {
+        return v > 0.0f ? 1.0f : 0.0f;
+    }
+    float p, vh;
+    int e;
+    gelu_tail(t, p, vh, e);
+    const float w = __fsub_rn(__fmul_rn(t, 0.3989422804014327f), vh);
+    const float s = gelu_scale(__fmul_rn(p, w), e);
+    return signbit(v) ? -s : __fadd_rn(1.0f, s);
+}
+
+/* gelu_forward: y, x have n elements (y may be x); y = GELU(x).
    Launch: 1-D grid-stride, 256 threads per block. */
 extern "C" __global__ void __launch_bounds__(256) gelu_forward(int n, float *y, const float *x)
 {
     GAN_FOR_EACH(i, n)
     {
-        const float v = x[i];
-        const float t = fabsf(v);
-        float out;
-        if (v != v) {
-            out = v;
-        } else if (t >= 14.5f) {
-            out = v > 0.0f ? v : -0.0f;
-        } else {
-            float p, vh;
-            int e;
-            gelu_tail(t, p, vh, e);
-            const float q = __fmul_rn(p, vh);
-            out = signbit(v) ? gelu_scale(__fmul_rn(v, q), e) : __fmul_rn(v, __fsub_rn(1.0f, gelu_scale(q, e)));
-        }
-        y[i] = out;
+        y[i] = gelu_value(x[i]);
     }
 }
 
-/* gelu_backward: dx, dy, x have n elements (dx may be dy). GELU′(x) =
-   Φ(x) + x·φ(x): with s = (p·(t·(1/√(2π)) − vh))·2⁻ⁿ from gelu_tail(t),
-   t = |x|, it is −s where x's sign bit is set and 1 + s
-   otherwise; 1 for x ≥ 14.5, 0 for
-   x ≤ −14.5, x for NaN; dx = dy·GELU′(x).
+/* gelu_backward: dx, dy, x have n elements (dx may be dy);
+   dx = dy·GELU′(x), one rounding of the product.
    Launch: 1-D grid-stride, 256 threads per block. */
 extern "C" __global__ void __launch_bounds__(256) gelu_backward(int n, float *dx, const float *dy, const float *__restrict__ x)
 {
     GAN_FOR_EACH(i, n)
     {
+        dx[i] = __fmul_rn(dy[i], gelu_deriv(x[i]));
+    }
+}
+
+/* gelu_forward_grad: y, d, x have n elements (y or d may be x);
+   y = GELU(x) and d = GELU′(x), each thread reading its x once.
+   Launch: 1-D grid-stride, 256 threads per block. */
+extern "C" __global__ void __launch_bounds__(256) gelu_forward_grad(int n, float *y, float *d, const float *x)
+{
+    GAN_FOR_EACH(i, n)
+    {
         const float v = x[i];
-        const float t = fabsf(v);
-        float g;
-        if (v != v) {
-            g = v;
-        } else if (t >= 14.5f) {
-            g = v > 0.0f ? 1.0f : 0.0f;
-        } else {
-            float p, vh;
-            int e;
-            gelu_tail(t, p, vh, e);
-            const float w = __fsub_rn(__fmul_rn(t, 0.3989422804014327f), vh);
-            const float s = gelu_scale(__fmul_rn(p, w), e);
-            g = signbit(v) ? -s : __fadd_rn(1.0f, s);
-        }
-        dx[i] = __fmul_rn(dy[i], g);
+        d[i] = gelu_deriv(v);
+        y[i] = gelu_value(v);
     }
 }
 

@@ -360,6 +360,13 @@ type Backend interface {
 	// the derivative within 8 ulps plus 2⁻²³ (1 for x ≥ 14.5, 0 for
 	// x ≤ −14.5), then the product with dy. dx may be dy.
 	GELUBackward(dx, dy, x Mat)
+	// GELUAndGrad computes y = GELU(x) and d = GELU′(x) = Φ(x) + x·φ(x)
+	// in one pass, with GELU's and GELUBackward's bits: d is
+	// GELUBackward's derivative before the product with dy, so Mul(dx,
+	// dy, d) gives GELUBackward's dx. A training step keeps d for the
+	// backward pass instead of computing the derivative again. y or d
+	// may be x (not each other).
+	GELUAndGrad(y, d, x Mat)
 
 	// Im2Col gathers the patches of a 2-D convolution: cols is
 	// (N·OH·OW)×(C·KH·KW), row (n, oy, ox) holding image elements

@@ -10,7 +10,8 @@ import (
 )
 
 // The cases of the ops of attention and transformer MLPs: BatchMatMul,
-// CausalSoftmax, CausalSoftmaxBackward, GELU and GELUBackward.
+// CausalSoftmax, CausalSoftmaxBackward, GELU, GELUBackward and
+// GELUAndGrad.
 //
 // BatchMatMul is MatMul on every block, so it has MatMul's tolerances:
 // against the float64 reference each element of C_i within
@@ -302,6 +303,14 @@ var (
 		}
 		return u
 	})
+	// geluDerivTol is GELUAndGrad's d: the derivative alone (dy = 1).
+	geluDerivTol = tolRounded(func(e *env) []float64 {
+		u := make([]float64, len(e.want))
+		for i, w := range e.want {
+			u[i] = 16*math.Abs(w) + 2
+		}
+		return u
+	})
 )
 
 func geluCases() []*testCase {
@@ -317,6 +326,11 @@ func geluCases() []*testCase {
 			args: []arg{out("dx", rows, cols, garbage, geluGradTol),
 				in("dy", rows, cols, withSpecials(uniform(-2, 2), specials)), in("x", rows, cols, geluInputs)},
 			call: func(b nn.Backend, m []nn.Mat) { b.GELUBackward(m[0], m[1], m[2]) },
+		}, &testCase{
+			op: "GELUAndGrad", name: shapeName(rows, cols),
+			args: []arg{out("y", rows, cols, garbage, geluTol), out("d", rows, cols, garbage, geluDerivTol),
+				in("x", rows, cols, geluInputs)},
+			call: func(b nn.Backend, m []nn.Mat) { b.GELUAndGrad(m[0], m[1], m[2]) },
 		})
 	}
 	cs = append(cs, &testCase{
@@ -327,6 +341,14 @@ func geluCases() []*testCase {
 		op: "GELUBackward", name: "in place",
 		args: []arg{out("dy", 33, 7, withSpecials(uniform(-2, 2), specials), geluGradTol), in("x", 33, 7, geluInputs)},
 		call: func(b nn.Backend, m []nn.Mat) { b.GELUBackward(m[0], m[0], m[1]) },
+	}, &testCase{
+		op: "GELUAndGrad", name: "y in place",
+		args: []arg{out("x", 33, 7, geluInputs, geluTol), out("d", 33, 7, garbage, geluDerivTol)},
+		call: func(b nn.Backend, m []nn.Mat) { b.GELUAndGrad(m[0], m[1], m[0]) },
+	}, &testCase{
+		op: "GELUAndGrad", name: "d in place",
+		args: []arg{out("y", 33, 7, garbage, geluTol), out("x", 33, 7, geluInputs, geluDerivTol)},
+		call: func(b nn.Backend, m []nn.Mat) { b.GELUAndGrad(m[0], m[1], m[1]) },
 	})
 	return cs
 }
@@ -452,6 +474,24 @@ func attentionGradChecks() []gradCheck {
 			g.set(x, xv)
 			g.b.GELUBackward(dx, w, x)
 			return g.compare("dx", want, g.get(dx))
+		}},
+		gradCheck{"GELUAndGrad", func(g *grad) error {
+			// L = Σ w ⊙ GELU(x): dL/dx = w ⊙ d, d = GELUAndGrad's derivative.
+			const rows, cols = 4, 6
+			xv, wv := g.vals(rows*cols, -4, 4), g.vals(rows*cols, -1, 1)
+			x, y, d := g.mat(rows, cols, xv), g.zeros(rows, cols), g.zeros(rows, cols)
+			want := fd(func(xs []float64) float64 {
+				g.set(x, xs)
+				g.b.GELUAndGrad(y, d, x)
+				return dot(wv, g.get(y))
+			}, xv)
+			g.set(x, xv)
+			g.b.GELUAndGrad(y, d, x)
+			got := g.get(d)
+			for i := range got {
+				got[i] *= wv[i]
+			}
+			return g.compare("w ⊙ d", want, got)
 		}},
 	)
 	return gc

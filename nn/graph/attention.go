@@ -163,13 +163,37 @@ func (g *Graph) causalSoftmaxBackward(dy, y *Node, t int, scale float32) *Node {
 // invSqrt2Pi is 1/√(2π).
 const invSqrt2Pi = 0.3989422804014327
 
+// geluOp is y = GELU(x). Once its gradient is taken it has one aux
+// output, d = GELU′(x): the forward pass computes both (GELUAndGrad) and
+// the backward pass is the product dy ⊙ d, which is GELUBackward's result
+// bit for bit, without computing the derivative a second time.
 type geluOp struct{}
 
-func (geluOp) name() string              { return "gelu" }
-func (geluOp) alias() (int, bool)        { return 0, false }
-func (geluOp) exec(p *Program, c *instr) { p.b.GELU(c.out, c.in[0]) }
-func (geluOp) grad(g *Graph, n, dy *Node, _ []*Node, _ []bool) []*Node {
-	return []*Node{g.geluBackward(dy, n.in[0])}
+func (geluOp) name() string       { return "gelu" }
+func (geluOp) alias() (int, bool) { return 0, false }
+func (geluOp) exec(p *Program, c *instr) {
+	if len(c.aux) > 0 {
+		p.b.GELUAndGrad(c.out, c.aux[0], c.in[0])
+		return
+	}
+	p.b.GELU(c.out, c.in[0])
+}
+
+// grad gives the node its aux output d (the first time) and returns
+// dy ⊙ d; a gradient reaching d itself (a second derivative) goes on to
+// x through GELU″(x) = φ(x)·(2 − x²), φ(x) = exp(−x²/2)/√(2π), built from
+// Map and Mul.
+func (geluOp) grad(g *Graph, n, dy *Node, daux []*Node, _ []bool) []*Node {
+	if len(n.aux) == 0 {
+		n.aux = []*Node{g.add(&Node{kind: kindOp, producer: n, shape: slices.Clone(n.shape)})}
+	}
+	dx := g.Mul(dy, n.aux[0])
+	if len(daux) > 0 && daux[0] != nil {
+		x2 := g.Square(n.in[0])
+		phi := g.Scale(g.Exp(g.Scale(x2, -0.5)), invSqrt2Pi)
+		dx = g.Add(dx, g.Mul(daux[0], g.Mul(phi, g.AddConst(g.Scale(x2, -1), 2))))
+	}
+	return []*Node{dx}
 }
 
 // GELU returns x·Φ(x) elementwise, Φ the standard normal CDF: PyTorch's
@@ -179,37 +203,4 @@ func (g *Graph) GELU(x *Node) *Node {
 		return g.dead(x.shape)
 	}
 	return g.unary(geluOp{}, g.contig(x))
-}
-
-type geluBackwardOp struct{}
-
-func (geluBackwardOp) name() string       { return "gelu_backward" }
-func (geluBackwardOp) alias() (int, bool) { return 0, false }
-func (geluBackwardOp) exec(p *Program, c *instr) {
-	p.b.GELUBackward(c.out, c.in[0], c.in[1])
-}
-
-// grad of dx = dy·GELU′(x): linear in dy (GELUBackward again); in x,
-// dd·dy·GELU″(x) with GELU″(x) = φ(x)·(2 − x²), φ(x) = exp(−x²/2)/√(2π),
-// built from Map and Mul.
-func (geluBackwardOp) grad(g *Graph, n, dd *Node, _ []*Node, need []bool) []*Node {
-	dy, x := n.in[0], n.in[1]
-	out := make([]*Node, 2)
-	if need[0] {
-		out[0] = g.geluBackward(dd, x)
-	}
-	if need[1] {
-		x2 := g.Square(x)
-		phi := g.Scale(g.Exp(g.Scale(x2, -0.5)), invSqrt2Pi)
-		out[1] = g.Mul(g.Mul(dd, dy), g.Mul(phi, g.AddConst(g.Scale(x2, -1), 2)))
-	}
-	return out
-}
-
-// geluBackward returns dy·GELU′(x).
-func (g *Graph) geluBackward(dy, x *Node) *Node {
-	if !g.check("gelu_backward", dy, x) || !g.sameShape("gelu_backward", dy, x) {
-		return g.dead(x.shape)
-	}
-	return g.add(&Node{kind: kindOp, op: geluBackwardOp{}, in: []*Node{g.contig(dy), x}, shape: slices.Clone(x.shape)})
 }

@@ -123,11 +123,40 @@ func (b *Backend) GELU(y, x nn.Mat) {
 		return
 	}
 	for i, v := range xv.data {
-		if math.IsInf(v, -1) {
-			yv.data[i] = math.Copysign(0, -1)
-			continue
-		}
-		yv.data[i] = v * geluPhi(v)
+		yv.data[i] = geluValue(v)
+	}
+}
+
+// geluValue and geluDeriv are GELU(v) = v·Φ(v) (−0 at −Inf) and GELU′(v)
+// = Φ(v) + v·φ(v) (with v·φ(v) = 0 at ±Inf) in float64.
+func geluValue(v float64) float64 {
+	if math.IsInf(v, -1) {
+		return math.Copysign(0, -1)
+	}
+	return v * geluPhi(v)
+}
+
+func geluDeriv(v float64) float64 {
+	d := geluPhi(v)
+	if !math.IsInf(v, 0) {
+		d += v * math.Exp(-v*v/2) / math.Sqrt(2*math.Pi)
+	}
+	return d
+}
+
+// GELUAndGrad computes y = GELU(x) and d = GELU′(x) in float64. y or d may
+// be x.
+func (b *Backend) GELUAndGrad(y, d, x nn.Mat) {
+	const op = "GELUAndGrad"
+	if b.err != nil || !b.same(op, y, d, x) {
+		return
+	}
+	yv, dv, xv := b.get(op, y), b.get(op, d), b.get(op, x)
+	if b.err != nil {
+		return
+	}
+	for i, v := range xv.data {
+		yv.data[i], dv.data[i] = geluValue(v), geluDeriv(v)
 	}
 }
 
@@ -143,10 +172,6 @@ func (b *Backend) GELUBackward(dx, dy, x nn.Mat) {
 		return
 	}
 	for i, v := range xv.data {
-		d := geluPhi(v)
-		if !math.IsInf(v, 0) {
-			d += v * math.Exp(-v*v/2) / math.Sqrt(2*math.Pi)
-		}
-		dxv.data[i] = dyv.data[i] * d
+		dxv.data[i] = dyv.data[i] * geluDeriv(v)
 	}
 }
