@@ -1,6 +1,11 @@
 package cpu
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // minParallel is the amount of work (roughly, elements touched) below which
 // an op runs inline on the calling goroutine: handing work to the pool costs
@@ -27,7 +32,10 @@ type task struct {
 type pool struct {
 	tasks chan task
 	wg    sync.WaitGroup
-	once  sync.Once
+	// left counts the tasks of the current job not yet finished, for the
+	// caller to poll before it blocks on wg.
+	left atomic.Int64
+	once sync.Once
 }
 
 // newPool starts workers−1 goroutines; the caller of [Backend.parallel] is
@@ -40,12 +48,43 @@ func newPool(workers int) *pool {
 	return p
 }
 
+// pollFor is how long a worker keeps polling for its next task before it
+// blocks, as sgemm's workers do: a step's ops come a few microseconds
+// apart, and a parked goroutine must first be woken through the scheduler
+// (tens of microseconds, during which the caller works alone). Between
+// looks the worker yields, so other goroutines (sgemm's workers) run.
+const pollFor = 200 * time.Microsecond
+
 // work runs tasks until the pool is closed.
 func (p *pool) work() {
-	for t := range p.tasks {
+	for {
+		t, ok := p.next()
+		if !ok {
+			return
+		}
 		t.j.run(t.lo, t.hi)
+		p.left.Add(-1)
 		p.wg.Done()
 	}
+}
+
+// next returns the next task, polling for pollFor before it blocks; ok is
+// false once the pool is closed.
+func (p *pool) next() (t task, ok bool) {
+	start := time.Now()
+	for i := 1; ; i++ {
+		select {
+		case t, ok = <-p.tasks:
+			return t, ok
+		default:
+		}
+		if i%16 == 0 && time.Since(start) > pollFor {
+			break
+		}
+		runtime.Gosched()
+	}
+	t, ok = <-p.tasks
+	return t, ok
 }
 
 // close stops the pool's goroutines; it may be called more than once.
@@ -69,9 +108,19 @@ func (b *Backend) parallel(n, cost int, j job) {
 	}
 	p := b.pool
 	p.wg.Add(pieces - 1)
+	p.left.Store(int64(pieces - 1))
 	for w := 1; w < pieces; w++ {
 		p.tasks <- task{j: j, lo: n * w / pieces, hi: n * (w + 1) / pieces}
 	}
 	j.run(0, n/pieces)
+	// Poll for the other pieces before blocking, for the same reason as
+	// the workers do.
+	start := time.Now()
+	for i := 1; p.left.Load() > 0; i++ {
+		if i%16 == 0 && time.Since(start) > pollFor {
+			break
+		}
+		runtime.Gosched()
+	}
 	p.wg.Wait()
 }
