@@ -142,9 +142,12 @@ func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, ld
 	ctx.ks = impl
 	ctx.maxW = workers
 	ctx.p = problem{transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	if m == 1 || n == 1 {
+	switch {
+	case m == 1 || n == 1:
 		ctx.gemv()
-	} else {
+	case weightGrad(impl, &ctx.p):
+		ctx.weightGrad()
+	default:
 		ctx.gemm()
 	}
 	ctx.p = problem{}

@@ -57,3 +57,70 @@ func Small(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 	}
 	return true
 }
+
+// The weight-gradient path of Sgemm takes outputs of at most
+// weightGradMaxMN elements summed over at least weightGradMinK terms: on
+// the 2-core Zen machine it is 10–40% faster than the packed path for
+// PixelCNN's weight gradients (K = 50,176) and 4% slower over a char-gpt
+// step (K = 768).
+const (
+	weightGradMaxMN = 1 << 16
+	weightGradMinK  = 4096
+)
+
+// weightGrad reports whether Sgemm takes p by the weight-gradient path: a
+// product Aᵀ·B with a small m×n output and a long sum (a layer's weight
+// gradient, K the batch's rows or a convolution's output pixels), m a
+// multiple of 4 and n of 16. The packed path copies all of B, K×n, into
+// panels for an output it then updates K/256 times; this path reads A and
+// B in place with Small's 4×16 kernels instead, in the packed path's K
+// blocks and modes, so the results are the same bit for bit.
+func weightGrad(ks *kernelSet, p *problem) bool {
+	return smallKernels && ks.name == "avx2" && p.transA && !p.transB && p.k >= weightGradMinK &&
+		p.m%4 == 0 && p.n%16 == 0 && p.m*p.n <= weightGradMaxMN
+}
+
+// weightGrad runs the weight-gradient path: the columns of C cut into
+// chunks of whole 16-column panels, one chunk per participant, each chunk
+// summed over every K block (kBlocks) in order, its tiles of 4 rows then
+// 16 columns within a block.
+func (ctx *callCtx) weightGrad() {
+	p := &ctx.p
+	panels := p.n / 16
+	w := ctx.numWorkers()
+	if int64(p.m)*int64(p.n)*int64(p.k) < parMinGemm {
+		w = 1
+	}
+	w = min(w, panels)
+	ctx.nchunks = w
+	ctx.run(w, weightGradChunk)
+}
+
+// weightGradChunk computes chunk c of the weight-gradient path.
+func weightGradChunk(pt *part, c int) {
+	ctx := pt.ctx
+	p := &ctx.p
+	panels := p.n / 16
+	j0, j1 := c*panels/ctx.nchunks*16, (c+1)*panels/ctx.nchunks*16
+	kcb := kBlocks(p.k, ctx.ks.kcMax)
+	firstMode := modeBeta
+	switch p.beta {
+	case 0:
+		firstMode = modeStore
+	case 1:
+		firstMode = modeAdd
+	}
+	for pc := 0; pc < p.k; pc += kcb {
+		kc := min(kcb, p.k-pc)
+		mode := modeAdd
+		if pc == 0 {
+			mode = firstMode
+		}
+		for j := j0; j < j1; j += 16 {
+			b := &p.b[pc*p.ldb+j]
+			for i0 := 0; i0 < p.m; i0 += 4 {
+				small4x16Cols(kc, &p.a[pc*p.lda+i0], p.lda, b, p.ldb, &p.c[i0*p.ldc+j], p.ldc, p.beta, mode)
+			}
+		}
+	}
+}
