@@ -147,17 +147,20 @@ func (j *im2colJob) run(lo, hi int) {
 				}
 			}
 		} else if g.Layout == nn.NHWC {
+			// A kernel row's positions inside the image, kx in [kxLo,
+			// kxHi), are adjacent pixels there and adjacent taps here: one
+			// copy of (kxHi − kxLo)·C elements, zeros around it.
+			kxLo, kxHi := max(0, -x0), min(g.KW, g.W-x0)
 			for ky := range g.KH {
 				iy := y0 + ky
-				for kx := range g.KW {
-					ix := x0 + kx
-					dst := row[(ky*g.KW+kx)*g.C:][:g.C]
-					if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
-						clear(dst)
-						continue
-					}
-					copy(dst, j.img[((n*g.H+iy)*g.W+ix)*g.C:])
+				dst := row[ky*g.KW*g.C : (ky+1)*g.KW*g.C]
+				if iy < 0 || iy >= g.H || kxLo >= kxHi {
+					clear(dst)
+					continue
 				}
+				clear(dst[:kxLo*g.C])
+				clear(dst[kxHi*g.C:])
+				copy(dst[kxLo*g.C:kxHi*g.C], j.img[((n*g.H+iy)*g.W+x0+kxLo)*g.C:])
 			}
 		} else if kk == 1 { // a 1×1 kernel: the layout conversion NCHW → NHWC
 			if y0 < 0 || y0 >= g.H || x0 < 0 || x0 >= g.W {
@@ -241,8 +244,12 @@ type col2imJob struct {
 }
 
 // col2imBlock is the number of channels whose sums a pixel accumulates at
-// a time, in an array on the stack.
-const col2imBlock = 256
+// a time, in an array on the stack; col2imTaps the most taps per pixel
+// that pixel sums with sumRows.
+const (
+	col2imBlock = 256
+	col2imTaps  = 64
+)
 
 // taps lists the kernel offsets k (ky or kx) that reach image coordinate
 // i along one axis, ascending, with the grid coordinate o each comes from
@@ -289,6 +296,7 @@ func (j *col2imJob) run(lo, hi int) {
 		}
 	}
 	var acc [col2imBlock]float32
+	var offs [col2imTaps]int
 	ky0, oy0, nky := taps(y, g.PH, g.SH, g.KH, g.OH)
 	for p := lo; p < hi; p++ {
 		var kx0, ox0, nkx int
@@ -314,7 +322,7 @@ func (j *col2imJob) run(lo, hi int) {
 				j.img[i] = float32(j.beta*j.img[i]) + s // explicit rounding: no fused multiply-add
 			}
 		} else {
-			j.pixel(acc[:], n, y, x, ky0, oy0, nky, kx0, ox0, nkx)
+			j.pixel(acc[:], offs[:], n, y, x, ky0, oy0, nky, kx0, ox0, nkx)
 		}
 		if x++; x == g.W {
 			x = 0
@@ -330,7 +338,7 @@ func (j *col2imJob) run(lo, hi int) {
 // pixel gathers the patch entries of pixel (n, y, x) of a multi-channel
 // image, col2imBlock channels at a time in acc, from the kernel rows and
 // columns that taps found for it.
-func (j *col2imJob) pixel(acc []float32, n, y, x, ky0, oy0, nky, kx0, ox0, nkx int) {
+func (j *col2imJob) pixel(acc []float32, offs []int, n, y, x, ky0, oy0, nky, kx0, ox0, nkx int) {
 	g := &j.g
 	kk := g.KH * g.KW
 	k := g.C * kk
@@ -340,6 +348,29 @@ func (j *col2imJob) pixel(acc []float32, n, y, x, ky0, oy0, nky, kx0, ox0, nkx i
 	base, cs, tapStride, chanStride := ((n*g.H+y)*g.W+x)*g.C, 1, g.C, 1
 	if g.Layout == nn.NCHW {
 		base, cs, tapStride, chanStride = n*g.C*hw+y*g.W+x, hw, 1, kk
+	}
+	if chanStride == 1 && nky*nkx <= len(offs) && g.C <= len(acc) {
+		// Channels-last: all the taps' rows summed at once by sumRows,
+		// in the same order, straight into img when beta is 0.
+		t := 0
+		for a := range nky {
+			ky, oy := ky0+a*g.SH, oy0-a
+			for e := range nkx {
+				kx, ox := kx0+e*g.SW, ox0-e
+				offs[t] = ((n*g.OH+oy)*g.OW+ox)*k + (ky*g.KW+kx)*tapStride
+				t++
+			}
+		}
+		if j.beta == 0 {
+			if sumRows(j.img[base:base+g.C], j.cols, offs[:t]) {
+				return
+			}
+		} else if s := acc[:g.C]; sumRows(s, j.cols, offs[:t]) {
+			for c, v := range s {
+				j.img[base+c] = float32(j.beta*j.img[base+c]) + v // explicit rounding: no fused multiply-add
+			}
+			return
+		}
 	}
 	for c0 := 0; c0 < g.C; c0 += col2imBlock {
 		s := acc[:min(col2imBlock, g.C-c0)]
