@@ -2,8 +2,8 @@ package cpu
 
 import "math"
 
-// GELU in float32: gelu32 and geluGrad32 define GELU and its derivative
-// operation by operation, and the vector kernels (gelu_amd64.s) and the
+// GELU in float32: gelu32 and geluDeriv32 define GELU and its derivative
+// operation by operation (geluGrad32 is dy·geluDeriv32), and the vector kernels (gelu_amd64.s) and the
 // CUDA kernels (kernels/attention.cu) do the same operations in the same
 // order, so every backend gives the same bits. Every operation is a single
 // float32 multiply, add, subtract or divide, correctly rounded, with no
@@ -38,8 +38,9 @@ import "math"
 // geluULP float32 ulps, and GELU′ within geluULP ulps plus geluGradAbs
 // absolute (GELU′ lies in [−0.17, 1.13] and cancels to 0 at x ≈ −0.7518,
 // where no relative bound can hold); TestGELUAccuracy checks both on a
-// sample of the float32s, and the largest errors over every float32 of
-// magnitude below geluMax were measured once (see geluULP).
+// sample of the float32s. Over every float32 of magnitude 2⁻⁸ to geluMax
+// (geluErrors with stride 1, once) the largest errors are 7.20 ulps for
+// GELU (at x = −1.8226) and 2⁻²³ + 2.50 ulps for GELU′.
 const (
 	geluMax   = 14.5
 	geluKappa = 3

@@ -18,8 +18,8 @@ func same32(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 }
 
-// BenchmarkGELU measures geluSlice and geluGradSlice, and the scalar
-// functions they reproduce, on 4096 arguments ~ N(0, 2.25).
+// BenchmarkGELU measures geluSlice, geluGradSlice and geluBothSlice, and
+// the scalar functions they reproduce, on 4096 arguments ~ N(0, 2.25).
 func BenchmarkGELU(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 6))
 	x, y, dy := make([]float32, 4096), make([]float32, 4096), make([]float32, 4096)
@@ -65,10 +65,10 @@ func BenchmarkGELU(b *testing.B) {
 	})
 }
 
-// TestGELUSliceExhaustive checks geluSlice, geluGradSlice and geluBothSlice (the vector
-// kernels where the machine has them) against gelu32, geluGrad32 and
-// geluDeriv32 on
-// every float32 of magnitude 2⁻⁸ to 16 and every 61st below, with both
+// TestGELUSliceExhaustive checks geluSlice, geluGradSlice and
+// geluBothSlice (the vector kernels where the machine has them) against
+// gelu32, geluGrad32 and geluDeriv32 on every float32 of magnitude 2⁻⁸ to
+// 16 and every 61st below, with both
 // signs, the special values and pseudo-random dy, in place and not, with
 // tails of every length.
 func TestGELUSliceExhaustive(t *testing.T) {
