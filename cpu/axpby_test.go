@@ -6,19 +6,23 @@ import (
 	"testing"
 )
 
+// specialOrNormal returns one of the special values one time in eight,
+// else a normal draw of deviation 3.
+func specialOrNormal(r *rand.Rand) float32 {
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -3e-39, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32}
+	if r.IntN(8) == 0 {
+		return special[r.IntN(len(special))]
+	}
+	return float32(r.NormFloat64() * 3)
+}
+
 // TestAxpbySlice checks axpbySlice (the AVX kernels where the machine has
 // them) against the Go loop bit for bit: every length up to 70 and a long
 // one, several alpha and beta, beta = 0 without b, in place on a and on b,
 // with NaN, infinities, signed zeros and subnormals among the operands.
 func TestAxpbySlice(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	special := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -3e-39, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32}
-	val := func() float32 {
-		if r.IntN(8) == 0 {
-			return special[r.IntN(len(special))]
-		}
-		return float32(r.NormFloat64() * 3)
-	}
+	val := func() float32 { return specialOrNormal(r) }
 	for _, n := range append(seq(71), 1000) {
 		for _, ab := range [][2]float32{{1, 1}, {1, -1}, {0.3, -1.7}, {-2, 0}, {1e30, 1e30}} {
 			for _, mode := range []string{"out", "y=a", "y=b", "nob"} {
@@ -65,13 +69,7 @@ func seq(n int) []int {
 // included.
 func TestMulSlice(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	special := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -3e-39, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32}
-	val := func() float32 {
-		if r.IntN(8) == 0 {
-			return special[r.IntN(len(special))]
-		}
-		return float32(r.NormFloat64() * 3)
-	}
+	val := func() float32 { return specialOrNormal(r) }
 	for _, n := range append(seq(71), 1000) {
 		for _, mode := range []string{"out", "z=x", "z=y"} {
 			x, y := make([]float32, n), make([]float32, n)

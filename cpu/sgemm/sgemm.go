@@ -69,6 +69,18 @@ const (
 	modeBeta  = 2 // C = float32(beta·C) + T
 )
 
+// betaMode is the mode that writes a product's first (or only) K block
+// into C = product + beta·C.
+func betaMode(beta float32) int {
+	switch beta {
+	case 0:
+		return modeStore
+	case 1:
+		return modeAdd
+	}
+	return modeBeta
+}
+
 // impl is the kernel set in use. Tests swap it to run every set.
 var impl = bestKernels()
 
@@ -120,17 +132,7 @@ func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, ld
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	checkMat("A", a, ar, ac, lda)
-	checkMat("B", b, br, bc, ldb)
-	checkMat("C", c, m, n, ldc)
+	checkOperands(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
@@ -152,6 +154,22 @@ func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, ld
 	}
 	ctx.p = problem{}
 	putCtx(ctx)
+}
+
+// checkOperands panics unless a, b and c can hold op(A) (m×k), op(B)
+// (k×n) and C (m×n) with their leading dimensions.
+func checkOperands(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("A", a, ar, ac, lda)
+	checkMat("B", b, br, bc, ldb)
+	checkMat("C", c, m, n, ldc)
 }
 
 // checkMat panics unless x can hold a rows×cols matrix with row stride ld.
@@ -463,13 +481,7 @@ func gemmBlock(pt *part, i0, i1, j0, j1 int) {
 		pt.bp = grow(pt.bp, ncb*kcb)
 	}
 	pt.tile = grow(pt.tile, mr*nr)
-	firstMode := modeBeta
-	switch p.beta {
-	case 0:
-		firstMode = modeStore
-	case 1:
-		firstMode = modeAdd
-	}
+	firstMode := betaMode(p.beta)
 	for jc := j0; jc < j1; jc += ncb {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.k; pc += kcb {

@@ -17,24 +17,8 @@ func Small(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		k < 1 || k > smallMaxK || (transA && transB) {
 		return false
 	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	checkMat("A", a, ar, ac, lda)
-	checkMat("B", b, br, bc, ldb)
-	checkMat("C", c, m, n, ldc)
-	mode := modeBeta
-	switch beta {
-	case 0:
-		mode = modeStore
-	case 1:
-		mode = modeAdd
-	}
+	checkOperands(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	mode := betaMode(beta)
 	var ctx *callCtx
 	if transB {
 		// op(B) = Bᵀ, k×n, packed with row stride n.
@@ -103,13 +87,7 @@ func weightGradChunk(pt *part, c int) {
 	panels := p.n / 16
 	j0, j1 := c*panels/ctx.nchunks*16, (c+1)*panels/ctx.nchunks*16
 	kcb := kBlocks(p.k, ctx.ks.kcMax)
-	firstMode := modeBeta
-	switch p.beta {
-	case 0:
-		firstMode = modeStore
-	case 1:
-		firstMode = modeAdd
-	}
+	firstMode := betaMode(p.beta)
 	for pc := 0; pc < p.k; pc += kcb {
 		kc := min(kcb, p.k-pc)
 		mode := modeAdd
