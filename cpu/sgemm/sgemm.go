@@ -156,17 +156,20 @@ func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, ld
 	putCtx(ctx)
 }
 
+// stored returns the rows and columns of the stored matrix X whose op(X)
+// is rows×cols (Xᵀ when trans).
+func stored(trans bool, rows, cols int) (int, int) {
+	if trans {
+		return cols, rows
+	}
+	return rows, cols
+}
+
 // checkOperands panics unless a, b and c can hold op(A) (m×k), op(B)
 // (k×n) and C (m×n) with their leading dimensions.
 func checkOperands(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac := stored(transA, m, k)
+	br, bc := stored(transB, k, n)
 	checkMat("A", a, ar, ac, lda)
 	checkMat("B", b, br, bc, ldb)
 	checkMat("C", c, m, n, ldc)

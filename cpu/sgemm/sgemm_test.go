@@ -66,14 +66,8 @@ type gemmCase struct {
 // newCase builds random operands for op(A) m×k, op(B) k×n and C m×n, with
 // every leading dimension pad elements wider than its row.
 func newCase(rng *rand.Rand, transA, transB bool, m, n, k, pad int) gemmCase {
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac := stored(transA, m, k)
+	br, bc := stored(transB, k, n)
 	g := gemmCase{transA: transA, transB: transB, m: m, n: n, k: k,
 		lda: max(1, ac+pad), ldb: max(1, bc+pad), ldc: max(1, n+pad)}
 	g.a = randMat(rng, ar, ac, g.lda)

@@ -33,14 +33,8 @@ func TestSmallMatchesSgemm(t *testing.T) {
 				for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}} {
 					for _, beta := range []float32{0, 1, 0.75} {
 						ta, tb := tr[0], tr[1]
-						ar, ac := m, k
-						if ta {
-							ar, ac = k, m
-						}
-						br, bc := k, n
-						if tb {
-							br, bc = n, k
-						}
+						ar, ac := stored(ta, m, k)
+						br, bc := stored(tb, k, n)
 						lda, ldb, ldc := ac+5, bc+3, n+8
 						a, b := fill(ar*lda), fill(br*ldb)
 						c0 := fill(m * ldc)
