@@ -14,8 +14,8 @@
    The images are N×C×H×W in one of two layouts (nn.ImageLayout): NHWC,
    the (N·H·W)×C matrix with element (n, c, y, x) at ((n·H + y)·W + x)·C
    + c, or NCHW, the N×(C·H·W) matrix with it at ((n·C + c)·H + y)·W + x.
-   The host checks the geometry (OH and OW are what the kernel, stride and
-   padding give) and that both operands are contiguous and of its shapes
+   The host checks the geometry (OH and OW at most what the kernel, stride
+   and padding give: a smaller grid is cropped at the bottom and right) and that both operands are contiguous and of its shapes
    (nn.CheckConv), and launches nothing for empty operands.
 
    col2im gathers: one thread per image element adds its own entries, in

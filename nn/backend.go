@@ -391,6 +391,10 @@ type Backend interface {
 // channels and H×W pixels, a KH×KW kernel moved with strides SH, SW over
 // the image padded by PH, PW zeros on each side, giving an OH×OW grid of
 // patches with OH = (H + 2·PH − KH)/SH + 1 (rounded down), OW likewise.
+// OH and OW may also be smaller: the grid is then cropped at the bottom
+// and right, the patches past it not formed (a causal convolution pads PH
+// rows on top and none below this way, without a padded copy of the
+// images).
 // A ConvTranspose2d's output is the "image" of the convolution that is its
 // adjoint, and its input the grid (output_padding only adds image rows and
 // columns that no patch reaches).

@@ -125,7 +125,8 @@ func shapesMatch(ms ...Mat) error {
 }
 
 // CheckConv returns an error unless g is a valid geometry (positive sizes,
-// OH and OW what the kernel, stride and padding give, a known layout) and
+// OH and OW at least 1 and at most what the kernel, stride and padding
+// give, a known layout) and
 // img and cols are contiguous matrices of its image and patch shapes.
 func CheckConv(img, cols Mat, g ConvGeom) error {
 	if g.N < 0 || g.C < 1 || g.Layout > NCHW {
@@ -139,8 +140,8 @@ func CheckConv(img, cols Mat, g ConvGeom) error {
 	if err != nil {
 		return fmt.Errorf("geometry %v: %w", g, err)
 	}
-	if oh != g.OH || ow != g.OW {
-		return fmt.Errorf("geometry %v: the grid is %dx%d", g, oh, ow)
+	if g.OH < 1 || g.OH > oh || g.OW < 1 || g.OW > ow {
+		return fmt.Errorf("geometry %v: the grid is at most %dx%d", g, oh, ow)
 	}
 	if r, c := g.ImageShape(); img.Rows != r || img.Cols != c {
 		return fmt.Errorf("images %v, geometry %v needs %dx%d", img, g, r, c)

@@ -43,7 +43,11 @@ func mustConv(layout nn.ImageLayout, n, c, h, w, kh, kw, sh, sw, ph, pw int) nn.
 
 // geomName names a geometry in case titles.
 func geomName(g nn.ConvGeom) string {
-	return fmt.Sprintf("%v/N%d C%d %dx%d/k%dx%d s%dx%d p%dx%d", g.Layout, g.N, g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW)
+	s := fmt.Sprintf("%v/N%d C%d %dx%d/k%dx%d s%dx%d p%dx%d", g.Layout, g.N, g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW)
+	if full, _ := conv(g.Layout, g.N, g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW); full.OH != g.OH || full.OW != g.OW {
+		s += fmt.Sprintf(" cropped %dx%d", g.OH, g.OW)
+	}
+	return s
 }
 
 // convImageIndex is the index of image element (n, c, y, x) in g's
@@ -198,7 +202,23 @@ func convGeoms() []nn.ConvGeom {
 		// Wider than the column taps cpu's Col2Im keeps (col2imTapCache).
 		mustConv(nn.NHWC, 1, 1, 3, 600, 4, 4, 2, 2, 1, 1),
 		mustConv(nn.NHWC, 1, 2, 2, 530, 3, 3, 1, 1, 1, 1))
+	// Cropped grids (PixelCNN's masked convolutions: the kernel's top rows
+	// over images padded on top only), and one cropped on the right.
+	for _, layout := range []nn.ImageLayout{nn.NHWC, nn.NCHW} {
+		gs = append(gs, cropped(mustConv(layout, 2, 3, 6, 5, 2, 3, 1, 1, 1, 1), 6, 5),
+			cropped(mustConv(layout, 2, 1, 7, 7, 4, 7, 1, 1, 3, 3), 7, 7),
+			cropped(mustConv(layout, 2, 4, 5, 6, 3, 3, 2, 2, 1, 1), 2, 2))
+	}
 	return gs
+}
+
+// cropped is g with its grid cropped to oh×ow.
+func cropped(g nn.ConvGeom, oh, ow int) nn.ConvGeom {
+	if oh > g.OH || ow > g.OW {
+		panic(fmt.Sprintf("backendtest: %v cannot be cropped to %dx%d", g, oh, ow))
+	}
+	g.OH, g.OW = oh, ow
+	return g
 }
 
 func convCases() []*testCase {
@@ -230,7 +250,8 @@ func convErrorCases() []errCase {
 	}
 	vs := []variant{
 		{what: "OH one more than the grid", g: edit(func(g *nn.ConvGeom) { g.OH++ })},
-		{what: "OW one less than the grid", g: edit(func(g *nn.ConvGeom) { g.OW-- })},
+		{what: "OW one more than the grid", g: edit(func(g *nn.ConvGeom) { g.OW++ })},
+		{what: "OH 0", g: edit(func(g *nn.ConvGeom) { g.OH = 0 }), col: [2]int{1, 3 * 3 * 3}},
 		{what: "images one row short", g: base, img: [2]int{2*5*6 - 1, 3}},
 		{what: "images in the NCHW shape", g: base, img: [2]int{2, 3 * 5 * 6}},
 		{what: "patches one column short", g: base, col: [2]int{2 * 3 * 3, 3*3*3 - 1}},

@@ -126,13 +126,27 @@ func (g *Graph) checkImage(op string, x *Node, im Image) bool {
 // nn.Backend's Im2Col) for a kh×kw kernel with strides sh, sw and paddings
 // ph, pw, and the grid's size.
 func (g *Graph) Im2Col(x *Node, im Image, kh, kw, sh, sw, ph, pw int) (cols *Node, oh, ow int) {
+	return g.im2colCropped(x, im, kh, kw, sh, sw, ph, pw, 0, 0)
+}
+
+// im2colCropped is Im2Col with the grid cropped to oh×ow (0: uncropped).
+func (g *Graph) im2colCropped(x *Node, im Image, kh, kw, sh, sw, ph, pw, oh, ow int) (cols *Node, gh, gw int) {
 	if !g.checkImage("im2col", x, im) {
 		return g.dead(Shape{1, 1}), 0, 0
 	}
 	gm, err := im.geom(kh, kw, sh, sw, ph, pw)
+	if err == nil && (oh < 0 || oh > gm.OH || ow < 0 || ow > gm.OW) {
+		err = fmt.Errorf("grid cropped to %dx%d: at most %dx%d", oh, ow, gm.OH, gm.OW)
+	}
 	if err != nil {
 		g.failf("im2col", "images %v: %v", im, err)
 		return g.dead(Shape{1, 1}), 0, 0
+	}
+	if oh > 0 {
+		gm.OH = oh
+	}
+	if ow > 0 {
+		gm.OW = ow
 	}
 	return g.im2col(x, gm), gm.OH, gm.OW
 }
@@ -195,12 +209,21 @@ func (g *Graph) ToNCHW(x *Node, im Image) (*Node, Image) {
 // (sh, sw) and zero padding (ph, pw), followed by the activation act. The
 // result is channels-last.
 func (g *Graph) Conv2d(x *Node, im Image, w, b *Node, sh, sw, ph, pw int, act nn.Act) (*Node, Image) {
+	return g.Conv2dCropped(x, im, w, b, sh, sw, ph, pw, 0, 0, act)
+}
+
+// Conv2dCropped is [Graph.Conv2d] with the output grid cropped to its
+// first oh rows and ow columns (0: all of them), the patches past them not
+// formed: with ph rows of padding and a kernel of ph+1 rows it is a
+// causal convolution that pads the images on top only, without a padded
+// copy of them.
+func (g *Graph) Conv2dCropped(x *Node, im Image, w, b *Node, sh, sw, ph, pw, oh, ow int, act nn.Act) (*Node, Image) {
 	ws := w.Shape()
 	if len(ws) != 4 || ws[1] != im.C {
 		g.failf("conv2d", "weight %v for %d input channels (want [out %d kh kw])", ws, im.C, im.C)
 		return g.dead(Shape{1, 1}), Image{}
 	}
-	cols, oh, ow := g.Im2Col(x, im, ws[2], ws[3], sh, sw, ph, pw)
+	cols, oh, ow := g.im2colCropped(x, im, ws[2], ws[3], sh, sw, ph, pw, oh, ow)
 	out := Image{N: im.N, C: ws[0], H: oh, W: ow, Layout: nn.NHWC}
 	if g.err != nil {
 		return g.dead(out.Shape()), out

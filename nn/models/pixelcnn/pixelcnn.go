@@ -325,13 +325,12 @@ var relu = nn.Act{Kind: nn.ActLeakyReLU}
 // kernel row.
 var fullKernels = false
 
-// masked is the masked convolution of the images x (described by im:
-// channels-last, or one channel, where the top padding is one block of
-// zeros per image).
+// masked is the masked convolution of the images x (described by im).
 // The rows of a raster mask below its centre are all zero, so only the
 // kernel's top K/2+1 rows are used, on the images padded with K/2 zero
-// rows on top and none below: the same sums without the products by the
-// zero rows (2×3 taps of 3×3, 4×7 of 7×7). The weight and mask stay
+// rows on top and none below (the grid of K/2 rows of padding on both
+// sides, cropped to the image's size): the same sums without the products
+// by the zero rows (2×3 taps of 3×3, 4×7 of 7×7). The weight and mask stay
 // [out in K K] (the checkpoint's and PyTorch's shape); the unused rows get
 // a zero gradient, as masked taps do.
 func (c *conv) masked(g *graph.Graph, x *graph.Node, im graph.Image, act nn.Act) (*graph.Node, graph.Image) {
@@ -342,13 +341,7 @@ func (c *conv) masked(g *graph.Graph, x *graph.Node, im graph.Image, act nn.Act)
 	}
 	w = g.Cols(g.Reshape(w, graph.Shape{c.Out * c.In, c.K * c.K}), 0, (ctr+1)*c.K)
 	w = g.Reshape(w, graph.Shape{c.Out, c.In, ctr + 1, c.K})
-	plane := im.H * im.W * im.C
-	xs := g.Reshape(x, graph.Shape{im.N, plane})
-	xs = g.ConcatCols(g.Const(graph.Shape{im.N, ctr * im.W * im.C}, 0), xs)
-	padded := im
-	padded.H += ctr
-	xs = g.Reshape(xs, padded.Shape())
-	return g.Conv2d(xs, padded, w, g.Param(c.B), 1, 1, 0, ctr, act)
+	return g.Conv2dCropped(x, im, w, g.Param(c.B), 1, 1, ctr, ctr, im.H, im.W, act)
 }
 
 // gate is tanh(f) ⊙ σ(g) of the channels-last [f g] (2h columns).
