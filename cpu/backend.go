@@ -88,6 +88,9 @@ type Backend struct {
 	jCausal      causalSoftmaxJob
 	jCausalBack  causalSoftmaxBackwardJob
 	jGELU        geluJob
+
+	// epi is MatMulBiasAct's epilogue, reused as the jobs are.
+	epi biasActEpilogue
 }
 
 // New returns a backend whose ops use runtime.GOMAXPROCS(0) workers.

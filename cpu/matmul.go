@@ -15,7 +15,12 @@ import (
 // ([nn.Mat.LD]) are sgemm's. Every element of C is summed in an order fixed
 // by the shape alone, so the result does not depend on the worker count.
 func (b *Backend) MatMul(c, a, bm nn.Mat, transA, transB bool, beta float32) {
-	const op = "MatMul"
+	b.matMul("MatMul", c, a, bm, transA, transB, beta, nil)
+}
+
+// matMul is MatMul followed by the epilogue epi (nil for none) on every
+// element of C, reporting errors as op.
+func (b *Backend) matMul(op string, c, a, bm nn.Mat, transA, transB bool, beta float32, epi sgemm.Epilogue) {
 	if b.err != nil {
 		return
 	}
@@ -45,9 +50,12 @@ func (b *Backend) MatMul(c, a, bm nn.Mat, transA, transB bool, beta float32) {
 				}
 			}
 		}
+		if epi != nil {
+			epi.Finish(cd, ldc, 0, m, 0, n)
+		}
 		return
 	}
-	sgemm.SgemmWorkers(b.workers, transA, transB, m, n, k, ad, lead(a), bd, lead(bm), beta, cd, lead(c))
+	sgemm.SgemmEpilogue(b.workers, transA, transB, m, n, k, ad, lead(a), bd, lead(bm), beta, cd, lead(c), epi)
 }
 
 // lead is m's leading dimension as sgemm takes it: [nn.Mat.LD], which

@@ -387,6 +387,20 @@ type Backend interface {
 	Col2Im(img, cols Mat, g ConvGeom, beta float32)
 }
 
+// Fused is implemented by a backend that runs some sequences of Backend
+// ops in one pass over memory. The compiled graph uses it where the backend
+// offers it (nn/graph's fusion pass); each method's results are the
+// sequence's, bit for bit, and take the same operands, so a backend
+// without it computes the same values op by op. The conformance suite
+// (nn/backendtest) checks the equality for every backend that implements
+// it.
+type Fused interface {
+	// MatMulBiasAct is MatMul(c, a, b, transA, transB, 0) followed by
+	// BiasAct(c, bias, act): a layer's product finished with its bias and
+	// activation while it is still in cache.
+	MatMulBiasAct(c, a, b Mat, transA, transB bool, bias Mat, act Act)
+}
+
 // ConvGeom is the geometry of a 2-D convolution's patches: N images of C
 // channels and H×W pixels, a KH×KW kernel moved with strides SH, SW over
 // the image padded by PH, PW zeros on each side, giving an OH×OW grid of

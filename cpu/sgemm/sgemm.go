@@ -129,6 +129,22 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 // included); workers < 1 means the default of [SetWorkers]. The result is
 // bit-identical for any value.
 func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmEpilogue(workers, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// An Epilogue finishes the elements of C once their sums are complete (a
+// bias and an activation, say), while they are still in cache.
+type Epilogue interface {
+	// Finish is called for disjoint blocks rows [i0, i1) × columns
+	// [j0, j1) of c (row stride ldc) that together cover C, each once,
+	// on the goroutine that computed it, so calls may run concurrently.
+	Finish(c []float32, ldc, i0, i1, j0, j1 int)
+}
+
+// SgemmEpilogue is [SgemmWorkers] followed by epi (nil for none) on every
+// element of C: on the packed path block by block as each is finished, on
+// the others over the whole of C at the end.
+func SgemmEpilogue(workers int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi Epilogue) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
@@ -138,6 +154,9 @@ func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, ld
 	}
 	if k == 0 {
 		scale(m, n, beta, c, ldc)
+		if epi != nil {
+			epi.Finish(c, ldc, 0, m, 0, n)
+		}
 		return
 	}
 	ctx := getCtx()
@@ -150,10 +169,15 @@ func SgemmWorkers(workers int, transA, transB bool, m, n, k int, a []float32, ld
 	case weightGrad(impl, &ctx.p):
 		ctx.weightGrad()
 	default:
+		ctx.p.epi = epi
 		ctx.gemm()
+		epi = nil // applied block by block
 	}
 	ctx.p = problem{}
 	putCtx(ctx)
+	if epi != nil {
+		epi.Finish(c, ldc, 0, m, 0, n)
+	}
 }
 
 // stored returns the rows and columns of the stored matrix X whose op(X)
@@ -217,6 +241,8 @@ type problem struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	// epi, if not nil, finishes each block of C on the packed path.
+	epi Epilogue
 }
 
 // part is one participant in a call (the caller or a pool worker) with its
@@ -554,6 +580,9 @@ func gemmBlock(pt *part, i0, i1, j0, j1 int) {
 						micro(kc, apan, bpan, &pt.tile[0], width, 0, modeStore)
 						merge(p.c[off:], p.ldc, pt.tile, width, mm, nn, p.beta, mode)
 					}
+				}
+				if p.epi != nil && pc+kc == p.k {
+					p.epi.Finish(p.c, p.ldc, ic, ic+mc, jc, jc+nc)
 				}
 			}
 		}

@@ -71,6 +71,7 @@ func runContract(t *testing.T, b nn.Backend, cfg *config, cs []*testCase) {
 		}
 	})
 	t.Run("StickyError", func(t *testing.T) { testSticky(t, b, cfg.clearErr) })
+	t.Run("Fused", func(t *testing.T) { testFused(t, b) })
 }
 
 // needClear fails t unless the suite may clear b's recorded error.

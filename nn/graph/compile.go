@@ -487,6 +487,7 @@ func (c *compiler) plan() error {
 		code[ci].in[0] = c.operand(ci, 0, f, matOf)
 		copies++
 	}
+	code = c.fuse(code)
 	p.code = code
 	p.Instrs = len(code)
 	p.Copies = copies

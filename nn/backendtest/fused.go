@@ -1,0 +1,94 @@
+package backendtest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gan/nn"
+)
+
+// testFused checks the fused ops of a backend that implements [nn.Fused]:
+// each must give the results of the op sequence it stands for on the same
+// backend, bit for bit, for every activation, with and without a bias, on
+// shapes from one element to products large enough for the parallel
+// paths, in all four transpose cases.
+func testFused(t *testing.T, b nn.Backend) {
+	f, ok := b.(nn.Fused)
+	if !ok {
+		t.Skipf("%s implements no fused ops", b.Name())
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	acts := []nn.Act{{}, {Kind: nn.ActLeakyReLU, Slope: 0.2}, {Kind: nn.ActLeakyReLU}, {Kind: nn.ActTanh}, {Kind: nn.ActSigmoid}}
+	upload := func(rows, cols int, g gen) (nn.Mat, []float32) {
+		m := mustAlloc(t, b, rows, cols)
+		v := g(r, rows, cols)
+		if err := b.Upload(m, v); err != nil {
+			t.Fatal(err)
+		}
+		return m, v
+	}
+	download := func(m nn.Mat) []uint32 {
+		v := make([]float32, m.Len())
+		if err := b.Download(v, m); err != nil {
+			t.Fatal(err)
+		}
+		bits := make([]uint32, len(v))
+		for i, x := range v {
+			bits[i] = math.Float32bits(x)
+		}
+		return bits
+	}
+	same := func(what string, got, want nn.Mat) {
+		t.Helper()
+		g, w := download(got), download(want)
+		for i := range w {
+			if g[i] != w[i] {
+				t.Errorf("%s: element %d is %v, the op sequence gives %v", what, i,
+					math.Float32frombits(g[i]), math.Float32frombits(w[i]))
+				return
+			}
+		}
+	}
+	vals := withSpecials(uniform(-2, 2), specials)
+	for _, s := range [][3]int{{1, 1, 1}, {1, 7, 5}, {7, 1, 9}, {13, 17, 19}, {300, 45, 600}, {1000, 32, 192}, {64, 784, 1024}} {
+		m, n, k := s[0], s[1], s[2]
+		for tr := range 4 {
+			ta, tb := tr&1 != 0, tr&2 != 0
+			ar, ac := m, k
+			if ta {
+				ar, ac = k, m
+			}
+			br, bc := k, n
+			if tb {
+				br, bc = n, k
+			}
+			a, _ := upload(ar, ac, uniform(-1, 1))
+			bm, _ := upload(br, bc, uniform(-1, 1))
+			bias, _ := upload(1, n, vals)
+			for _, act := range acts {
+				for _, withBias := range []bool{true, false} {
+					bs := bias
+					if !withBias {
+						bs = nn.Mat{}
+					}
+					got, _ := upload(m, n, garbage)
+					want, _ := upload(m, n, garbage)
+					f.MatMulBiasAct(got, a, bm, ta, tb, bs, act)
+					b.MatMul(want, a, bm, ta, tb, 0)
+					b.BiasAct(want, bs, act)
+					if err := b.Sync(); err != nil {
+						t.Fatal(err)
+					}
+					same(fmt.Sprintf("MatMulBiasAct %dx%dx%d trans %v %v, %v, bias %v", m, n, k, ta, tb, act, withBias), got, want)
+					b.Free(got)
+					b.Free(want)
+				}
+			}
+			for _, x := range []nn.Mat{a, bm, bias} {
+				b.Free(x)
+			}
+		}
+	}
+}
