@@ -4,20 +4,20 @@
 
 // func colSum16AVX2(rows, stride int, dy *float32, acc *float64)
 //
-// acc[c] = Σ_r dy[r·stride + c] for c < 16, in float64, the rows added in
-// order from the first (as colSumJob's scalar loop, so the sums are the
-// same bit for bit): four accumulators of four columns stay in registers
-// while the rows stream by; each float32 is widened exactly.
+// acc[c] += Σ_r dy[r·stride + c] for c < 16, in float64, the rows added in
+// order from the first to acc's values (as addColSumsGo, so the sums are
+// the same bit for bit): four accumulators of four columns stay in
+// registers while the rows stream by; each float32 is widened exactly.
 TEXT ·colSum16AVX2(SB), NOSPLIT, $0-32
 	MOVQ rows+0(FP), CX
 	MOVQ stride+8(FP), DX
 	MOVQ dy+16(FP), SI
 	MOVQ acc+24(FP), DI
 	SHLQ $2, DX                       // stride in bytes
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-	VXORPD Y2, Y2, Y2
-	VXORPD Y3, Y3, Y3
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD 64(DI), Y2
+	VMOVUPD 96(DI), Y3
 
 loop:
 	TESTQ CX, CX

@@ -7,3 +7,8 @@ package cpu
 func colSums(s []float64, dy []float32, rows, stride, c0 int) {
 	colSumsGo(s, dy, rows, stride, c0)
 }
+
+// addColSums is colSums adding to the sums in s.
+func addColSums(s []float64, dy []float32, rows, stride, c0 int) {
+	addColSumsGo(s, dy, rows, stride, c0)
+}

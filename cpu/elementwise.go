@@ -220,6 +220,10 @@ func (b *Backend) ColSum(db, dy nn.Mat, beta float32) {
 // the stack while it streams through the rows.
 const colSumBlock = 64
 
+// colSumRows is the number of rows ColSum sums over all of a block's
+// columns before moving on.
+const colSumRows = 128
+
 // colSumJob does columns [lo, hi) of ColSum.
 type colSumJob struct {
 	db, dy     []float32
@@ -232,7 +236,13 @@ func (j *colSumJob) run(lo, hi int) {
 	for c0 := lo; c0 < hi; c0 += colSumBlock {
 		w := min(colSumBlock, hi-c0)
 		s := acc[:w]
-		colSums(s, j.dy, j.rows, j.cols, c0)
+		clear(s)
+		// colSumRows rows at a time: the 16-column strips of a block of
+		// rows then share its cache lines (a strip alone would stream
+		// through memory for a quarter of each line).
+		for r0 := 0; r0 < j.rows; r0 += colSumRows {
+			addColSums(s, j.dy[r0*j.cols:], min(colSumRows, j.rows-r0), j.cols, c0)
+		}
 		db := j.db[c0 : c0+w]
 		for i, v := range s {
 			if j.beta == 0 {
@@ -248,6 +258,11 @@ func (j *colSumJob) run(lo, hi int) {
 // added in order.
 func colSumsGo(s []float64, dy []float32, rows, stride, c0 int) {
 	clear(s)
+	addColSumsGo(s, dy, rows, stride, c0)
+}
+
+// addColSumsGo is colSumsGo adding to the sums in s.
+func addColSumsGo(s []float64, dy []float32, rows, stride, c0 int) {
 	for r := range rows {
 		row := dy[r*stride+c0 : r*stride+c0+len(s)]
 		for i, v := range row {
