@@ -89,6 +89,8 @@ type Backend struct {
 	jCausalBack  causalSoftmaxBackwardJob
 	jGELU        geluJob
 
+	jAxpbyAct     axpbyActJob
+	jAxpbyActBack axpbyActBackwardJob
 	// epi is MatMulBiasAct's epilogue, reused as the jobs are.
 	epi biasActEpilogue
 }

@@ -176,10 +176,16 @@ type actBackwardJob struct {
 }
 
 func (j *actBackwardJob) run(lo, hi int) {
-	dx, dy, y := j.dx[lo:hi], j.dy[lo:hi], j.y[lo:hi]
-	switch j.act.Kind {
+	actBackSlice(j.dx[lo:hi], j.dy[lo:hi], j.y[lo:hi], j.act)
+}
+
+// actBackSlice sets dx[i] = dy[i]·act′ from the output y[i] (see
+// ActBackward); dx may be dy.
+func actBackSlice(dx, dy, y []float32, act nn.Act) {
+	dy, y = dy[:len(dx)], y[:len(dx)]
+	switch act.Kind {
 	case nn.ActLeakyReLU:
-		leakyBackSlice(dx, dy, y, j.act.Slope)
+		leakyBackSlice(dx, dy, y, act.Slope)
 	case nn.ActTanh:
 		for i, g := range dy {
 			dx[i] = g * float32(1-float32(y[i]*y[i]))

@@ -59,3 +59,93 @@ func (e *biasActEpilogue) Finish(c []float32, ldc, i0, i1, j0, j1 int) {
 		applyAct(block, block, e.act)
 	}
 }
+
+// fusedChunk is the number of elements the elementwise fused ops take
+// through both of their stages at a time (16 KB of float32 per operand:
+// the second stage reads the first's output from L1).
+const fusedChunk = 4096
+
+// AxpbyAct is Axpby(y, a, bm, alpha, beta) then Activate(z, y, act) (see
+// [nn.Fused]), chunk by chunk with the two ops' kernels. Strided operands
+// run the two ops.
+func (b *Backend) AxpbyAct(y, a, bm nn.Mat, alpha, beta float32, z nn.Mat, act nn.Act) {
+	const op = "AxpbyAct"
+	if b.err != nil || !b.checkAct(op, act) || !b.check(op, nn.CheckAxpby(y, a, bm, beta)) || !b.same(op, y, z) {
+		return
+	}
+	if !y.Contiguous() || !a.Contiguous() || !z.Contiguous() || (beta != 0 && !bm.Contiguous()) {
+		b.Axpby(y, a, bm, alpha, beta)
+		b.Activate(z, y, act)
+		return
+	}
+	yd, ad, zd := b.get(op, y), b.get(op, a), b.get(op, z)
+	var bd []float32
+	if beta != 0 {
+		bd = b.get(op, bm)
+	}
+	if b.err != nil {
+		return
+	}
+	j := &b.jAxpbyAct
+	*j = axpbyActJob{y: yd, a: ad, b: bd, z: zd, alpha: alpha, beta: beta, act: act}
+	b.parallel(len(yd), costCheap+actCost(act), j)
+	*j = axpbyActJob{}
+}
+
+// axpbyActJob does elements [lo, hi) of AxpbyAct.
+type axpbyActJob struct {
+	y, a, b, z  []float32
+	alpha, beta float32
+	act         nn.Act
+}
+
+func (j *axpbyActJob) run(lo, hi int) {
+	for c0 := lo; c0 < hi; c0 += fusedChunk {
+		c1 := min(hi, c0+fusedChunk)
+		var bs []float32
+		if j.b != nil {
+			bs = j.b[c0:c1]
+		}
+		axpbySlice(j.y[c0:c1], j.a[c0:c1], bs, j.alpha, j.beta)
+		applyAct(j.z[c0:c1], j.y[c0:c1], j.act)
+	}
+}
+
+// AxpbyActBackward is ActBackward(d, dy, ya, act) then Axpby(y, a, d,
+// alpha, beta), d kept chunk by chunk on the stack (see [nn.Fused]).
+// Contiguous operands only; y may be a.
+func (b *Backend) AxpbyActBackward(y, a nn.Mat, alpha, beta float32, dy, ya nn.Mat, act nn.Act) {
+	const op = "AxpbyActBackward"
+	if b.err != nil || !b.checkAct(op, act) || !b.same(op, y, a, dy, ya) {
+		return
+	}
+	yd, ad, dyd, yad := b.get(op, y), b.get(op, a), b.get(op, dy), b.get(op, ya)
+	if b.err != nil {
+		return
+	}
+	j := &b.jAxpbyActBack
+	*j = axpbyActBackwardJob{y: yd, a: ad, dy: dyd, ya: yad, alpha: alpha, beta: beta, act: act}
+	b.parallel(len(yd), 2*costCheap, j)
+	*j = axpbyActBackwardJob{}
+}
+
+// axpbyActBackwardJob does elements [lo, hi) of AxpbyActBackward.
+type axpbyActBackwardJob struct {
+	y, a, dy, ya []float32
+	alpha, beta  float32
+	act          nn.Act
+}
+
+func (j *axpbyActBackwardJob) run(lo, hi int) {
+	if j.beta == 0 { // Axpby does not read d
+		axpbySlice(j.y[lo:hi], j.a[lo:hi], nil, j.alpha, 0)
+		return
+	}
+	var d [fusedChunk]float32
+	for c0 := lo; c0 < hi; c0 += fusedChunk {
+		c1 := min(hi, c0+fusedChunk)
+		dc := d[:c1-c0]
+		actBackSlice(dc, j.dy[c0:c1], j.ya[c0:c1], j.act)
+		axpbySlice(j.y[c0:c1], j.a[c0:c1], dc, j.alpha, j.beta)
+	}
+}

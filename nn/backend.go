@@ -399,6 +399,14 @@ type Fused interface {
 	// BiasAct(c, bias, act): a layer's product finished with its bias and
 	// activation while it is still in cache.
 	MatMulBiasAct(c, a, b Mat, transA, transB bool, bias Mat, act Act)
+	// AxpbyAct is Axpby(y, a, b, alpha, beta) followed by Activate(z, y,
+	// act): a residual sum and the activation that the next layer reads.
+	AxpbyAct(y, a, b Mat, alpha, beta float32, z Mat, act Act)
+	// AxpbyActBackward is ActBackward(d, dy, ya, act) followed by
+	// Axpby(y, a, d, alpha, beta) without storing d: a gradient added to
+	// the one already accumulated for a residual sum (the graph fuses the
+	// pair only where nothing else reads d).
+	AxpbyActBackward(y, a Mat, alpha, beta float32, dy, ya Mat, act Act)
 }
 
 // ConvGeom is the geometry of a 2-D convolution's patches: N images of C

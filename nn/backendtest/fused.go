@@ -11,9 +11,10 @@ import (
 
 // testFused checks the fused ops of a backend that implements [nn.Fused]:
 // each must give the results of the op sequence it stands for on the same
-// backend, bit for bit, for every activation, with and without a bias, on
-// shapes from one element to products large enough for the parallel
-// paths, in all four transpose cases.
+// backend, bit for bit, for every activation, with and without a bias, in
+// all four transpose cases, with the coefficients a residual sum, a
+// difference and a scaling use, in place, on shapes from one element to
+// ones large enough for the parallel paths.
 func testFused(t *testing.T, b nn.Backend) {
 	f, ok := b.(nn.Fused)
 	if !ok {
@@ -88,6 +89,47 @@ func testFused(t *testing.T, b nn.Backend) {
 			}
 			for _, x := range []nn.Mat{a, bm, bias} {
 				b.Free(x)
+			}
+		}
+	}
+	for _, s := range [][2]int{{1, 1}, {5, 13}, {300, 45}, {1000, 64}} {
+		rows, cols := s[0], s[1]
+		for _, act := range acts {
+			for _, ab := range [][2]float32{{1, 1}, {0.5, -2}, {1, 0}} {
+				alpha, beta := ab[0], ab[1]
+				a, av := upload(rows, cols, vals)
+				bm, _ := upload(rows, cols, vals)
+				ya, _ := upload(rows, cols, vals)
+				what := fmt.Sprintf("%dx%d, %v, alpha %v, beta %v", rows, cols, act, alpha, beta)
+				// AxpbyAct into fresh outputs, then in place (y = a, z = y).
+				y, _ := upload(rows, cols, garbage)
+				z, _ := upload(rows, cols, garbage)
+				wantY, _ := upload(rows, cols, garbage)
+				wantZ, _ := upload(rows, cols, garbage)
+				f.AxpbyAct(y, a, bm, alpha, beta, z, act)
+				b.Axpby(wantY, a, bm, alpha, beta)
+				b.Activate(wantZ, wantY, act)
+				same("AxpbyAct "+what+": y", y, wantY)
+				same("AxpbyAct "+what+": z", z, wantZ)
+				f.AxpbyAct(a, a, bm, alpha, beta, a, act)
+				same("AxpbyAct in place "+what, a, wantZ)
+				// AxpbyActBackward into a fresh output, then in place (y = a).
+				if err := b.Upload(a, av); err != nil {
+					t.Fatal(err)
+				}
+				d, _ := upload(rows, cols, garbage)
+				b.ActBackward(d, bm, ya, act)
+				b.Axpby(wantY, a, d, alpha, beta)
+				f.AxpbyActBackward(y, a, alpha, beta, bm, ya, act)
+				same("AxpbyActBackward "+what, y, wantY)
+				f.AxpbyActBackward(a, a, alpha, beta, bm, ya, act)
+				same("AxpbyActBackward in place "+what, a, wantY)
+				if err := b.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				for _, x := range []nn.Mat{a, bm, ya, y, z, wantY, wantZ, d} {
+					b.Free(x)
+				}
 			}
 		}
 	}

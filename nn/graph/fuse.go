@@ -7,12 +7,39 @@ import "gan/nn"
 // instruction, whose results are the pair's bit for bit:
 //
 //	matmul c = a·b; bias_act c = act(c + bias)  →  MatMulBiasAct
+//	axpby y = αa + βb; act z = act(y)            →  AxpbyAct
+//	act_backward d = dy·act′(ya); axpby y = αa + βd  →  AxpbyActBackward
 //
-// (every Linear layer's and convolution's forward; the bias_act works in
-// place on the product, which nothing else reads).
+// The first is every Linear layer's and convolution's forward (the
+// bias_act works in place on the product, which nothing else reads); the
+// second a residual sum and the activation the next layer reads; the
+// third a residual stream's gradient, fused only where nothing reads d
+// afterwards (it is not stored).
 
 // fuseOps turns the pass off (tests compare the two programs).
 var fuseOps = true
+
+type axpbyActOp struct {
+	f           nn.Fused
+	alpha, beta float32
+	act         nn.Act
+}
+
+func (o axpbyActOp) name() string { return "axpby+" + o.act.String() }
+func (o axpbyActOp) exec(p *Program, c *instr) {
+	o.f.AxpbyAct(c.out, c.in[0], c.in[1], o.alpha, o.beta, c.aux[0], o.act)
+}
+
+type axpbyActBackwardOp struct {
+	f           nn.Fused
+	alpha, beta float32
+	act         nn.Act
+}
+
+func (o axpbyActBackwardOp) name() string { return "axpby+" + o.act.String() + "_backward" }
+func (o axpbyActBackwardOp) exec(p *Program, c *instr) {
+	o.f.AxpbyActBackward(c.out, c.in[0], o.alpha, o.beta, c.in[1], c.in[2], o.act)
+}
 
 type matmulBiasActOp struct {
 	f      nn.Fused
@@ -42,21 +69,45 @@ func (c *compiler) fuse(code []instr) []instr {
 	out := code[:0:0]
 	for i := 0; i < len(code); i++ {
 		x := code[i]
-		if i+1 < len(code) && fusesBiasAct(x, code[i+1]) {
-			y, j := code[i+1], len(out)
-			in := []nn.Mat{x.in[0], x.in[1]}
-			if len(y.in) > 1 {
-				in = append(in, y.in[1])
-				moved[ref{i + 1, 1}] = ref{j, 2}
+		j := len(out)
+		if i+1 < len(code) {
+			y := code[i+1]
+			switch {
+			case fusesBiasAct(x, y):
+				in := []nn.Mat{x.in[0], x.in[1]}
+				if len(y.in) > 1 {
+					in = append(in, y.in[1])
+					moved[ref{i + 1, 1}] = ref{j, 2}
+				}
+				moved[ref{i, 0}], moved[ref{i, 1}] = ref{j, 0}, ref{j, 1}
+				mm := x.op.(matmulOp)
+				out = append(out, instr{op: matmulBiasActOp{f, mm.ta, mm.tb, y.op.(biasActOp).act}, node: y.node, out: x.out, in: in})
+				i++
+				continue
+			case fusesAxpbyAct(x, y):
+				ax := x.op.(axpbyOp)
+				moved[ref{i, 0}], moved[ref{i, 1}] = ref{j, 0}, ref{j, 1}
+				out = append(out, instr{op: axpbyActOp{f, ax.alpha, ax.beta, y.op.(actOp).act}, node: y.node, out: x.out,
+					in: []nn.Mat{x.in[0], x.in[1]}, aux: []nn.Mat{y.out}})
+				i++
+				continue
 			}
-			moved[ref{i, 0}], moved[ref{i, 1}] = ref{j, 0}, ref{j, 1}
-			mm := x.op.(matmulOp)
-			out = append(out, instr{op: matmulBiasActOp{f, mm.ta, mm.tb, y.op.(biasActOp).act}, node: y.node, out: x.out, in: in})
-			i++
-			continue
+			if k, ok := c.fusesActBackward(x, y); ok {
+				ax := x.op.(actBackwardOp)
+				ab := y.op.(axpbyOp)
+				alpha, beta := ab.alpha, ab.beta // of the other operand, and of d
+				if k == 0 {
+					alpha, beta = beta, alpha
+				}
+				moved[ref{i + 1, 1 - k}], moved[ref{i, 0}], moved[ref{i, 1}] = ref{j, 0}, ref{j, 1}, ref{j, 2}
+				out = append(out, instr{op: axpbyActBackwardOp{f, alpha, beta, ax.act}, node: y.node, out: y.out,
+					in: []nn.Mat{y.in[1-k], x.in[0], x.in[1]}})
+				i++
+				continue
+			}
 		}
 		for si := range x.in {
-			moved[ref{i, si}] = ref{len(out), si}
+			moved[ref{i, si}] = ref{j, si}
 		}
 		out = append(out, x)
 	}
@@ -76,4 +127,46 @@ func fusesBiasAct(x, y instr) bool {
 	_, mm := x.op.(matmulOp)
 	_, ba := y.op.(biasActOp)
 	return mm && ba && y.in[0] == x.out && y.out == x.out && x.out.Contiguous()
+}
+
+// fusesAxpbyAct says whether y is an activation of the sum that the axpby
+// x has just written.
+func fusesAxpbyAct(x, y instr) bool {
+	_, ax := x.op.(axpbyOp)
+	_, ac := y.op.(actOp)
+	return ax && ac && y.in[0] == x.out && x.out.Contiguous() && y.out.Contiguous() &&
+		x.in[0].Contiguous() && x.in[1].Contiguous()
+}
+
+// fusesActBackward says whether y is an axpby of the gradient d that the
+// act_backward x has just written (operand k of y) and nothing reads d
+// afterwards: its storage is neither pinned, nor a parameter's gradient,
+// nor read after y.
+func (c *compiler) fusesActBackward(x, y instr) (k int, ok bool) {
+	_, ab := x.op.(actBackwardOp)
+	_, ax := y.op.(axpbyOp)
+	if !ab || !ax {
+		return 0, false
+	}
+	switch x.out {
+	case y.in[0]:
+		k = 0
+	case y.in[1]:
+		k = 1
+	default:
+		return 0, false
+	}
+	if y.in[1-k] == x.out { // d + d
+		return 0, false
+	}
+	gr := c.grp[x.node.id]
+	if gr == nil || gr.pinned || gr.external != nil || gr.last > c.pos[y.node.id] {
+		return 0, false
+	}
+	for _, m := range []nn.Mat{y.out, y.in[1-k], x.in[0], x.in[1]} {
+		if !m.Contiguous() {
+			return 0, false
+		}
+	}
+	return k, true
 }
