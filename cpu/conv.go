@@ -117,9 +117,11 @@ type im2colJob struct {
 // without dividing. With NHWC images a row is (ky, kx, c): each kernel
 // position copies one pixel's C contiguous channels; with NCHW images it
 // is (c, ky, kx), (c, ky) selecting an image row and kx stepping along it.
+// Only the first T kernel positions are gathered: kernel row ky has
+// rowTaps(ky) of them.
 func (j *im2colJob) run(lo, hi int) {
 	g := &j.g
-	kk := g.KH * g.KW
+	kk := g.KernelTaps()
 	k := g.C * kk
 	grid := g.OH * g.OW
 	n, oy, ox := lo/grid, lo%grid/g.OW, lo%g.OW
@@ -132,7 +134,11 @@ func (j *im2colJob) run(lo, hi int) {
 			// call per element).
 			for ky := range g.KH {
 				iy := y0 + ky
-				dst := row[ky*g.KW : (ky+1)*g.KW]
+				kw := rowTaps(g, ky)
+				if kw == 0 {
+					break
+				}
+				dst := row[ky*g.KW : ky*g.KW+kw]
 				if iy < 0 || iy >= g.H {
 					clear(dst)
 					continue
@@ -150,10 +156,14 @@ func (j *im2colJob) run(lo, hi int) {
 			// A kernel row's positions inside the image, kx in [kxLo,
 			// kxHi), are adjacent pixels there and adjacent taps here: one
 			// copy of (kxHi − kxLo)·C elements, zeros around it.
-			kxLo, kxHi := max(0, -x0), min(g.KW, g.W-x0)
 			for ky := range g.KH {
 				iy := y0 + ky
-				dst := row[ky*g.KW*g.C : (ky+1)*g.KW*g.C]
+				kw := rowTaps(g, ky)
+				if kw == 0 {
+					break
+				}
+				kxLo, kxHi := min(kw, max(0, -x0)), min(kw, g.W-x0)
+				dst := row[ky*g.KW*g.C : (ky*g.KW+kw)*g.C]
 				if iy < 0 || iy >= g.H || kxLo >= kxHi {
 					clear(dst)
 					continue
@@ -178,13 +188,17 @@ func (j *im2colJob) run(lo, hi int) {
 				pb := (n*g.C + c) * hw
 				for ky := range g.KH {
 					iy := y0 + ky
+					kw := rowTaps(g, ky)
+					if kw == 0 {
+						break
+					}
 					if iy < 0 || iy >= g.H {
-						clear(row[d : d+g.KW])
-						d += g.KW
+						clear(row[d : d+kw])
+						d += kw
 						continue
 					}
 					rb := pb + iy*g.W
-					for kx := range g.KW {
+					for kx := range kw {
 						if ix := x0 + kx; ix >= 0 && ix < g.W {
 							row[d] = j.img[rb+ix]
 						} else {
@@ -203,6 +217,12 @@ func (j *im2colJob) run(lo, hi int) {
 			}
 		}
 	}
+}
+
+// rowTaps is the number of kernel positions of row ky that g keeps: KW,
+// fewer in the row where g.Taps cuts the kernel, 0 past it.
+func rowTaps(g *nn.ConvGeom, ky int) int {
+	return max(0, min(g.KW, g.KernelTaps()-ky*g.KW))
 }
 
 // Col2Im is Im2Col's adjoint (see [nn.Backend]): each image element sums
@@ -281,10 +301,12 @@ const col2imTapCache = 512
 // the rows' once per image row), then for each block of channels the
 // entries are added, tap by tap in ascending (ky, kx) order, into float32
 // sums that start at 0, so that each element's sum is the documented one;
-// the sums are then stored, with fl(beta·img) added when beta ≠ 0.
+// the sums are then stored, with fl(beta·img) added when beta ≠ 0. Taps
+// past g.KernelTaps() are skipped (kx grows with e, so a row's walk stops
+// at the first).
 func (j *col2imJob) run(lo, hi int) {
 	g := &j.g
-	kk := g.KH * g.KW
+	kt := g.KernelTaps()
 	hw := g.H * g.W
 	n, y, x := lo/hw, lo%hw/g.W, lo%g.W
 	var xt [col2imTapCache][3]int32
@@ -310,9 +332,12 @@ func (j *col2imJob) run(lo, hi int) {
 			var s float32
 			for a := range nky {
 				ky, oy := ky0+a*g.SH, oy0-a
-				rb := (n*g.OH+oy)*g.OW*kk + ky*g.KW
+				rb := (n*g.OH+oy)*g.OW*kt + ky*g.KW
 				for e := range nkx {
-					s += j.cols[rb+(ox0-e)*kk+kx0+e*g.SW]
+					if kx := kx0 + e*g.SW; ky*g.KW+kx >= kt {
+						break
+					}
+					s += j.cols[rb+(ox0-e)*kt+kx0+e*g.SW]
 				}
 			}
 			i := (n*g.H+y)*g.W + x
@@ -340,7 +365,7 @@ func (j *col2imJob) run(lo, hi int) {
 // columns that taps found for it.
 func (j *col2imJob) pixel(acc []float32, offs []int, n, y, x, ky0, oy0, nky, kx0, ox0, nkx int) {
 	g := &j.g
-	kk := g.KH * g.KW
+	kk := g.KernelTaps()
 	k := g.C * kk
 	hw := g.H * g.W
 	// NHWC: a row holds (ky, kx, c), channels contiguous; NCHW: (c, ky,
@@ -357,6 +382,9 @@ func (j *col2imJob) pixel(acc []float32, offs []int, n, y, x, ky0, oy0, nky, kx0
 			ky, oy := ky0+a*g.SH, oy0-a
 			for e := range nkx {
 				kx, ox := kx0+e*g.SW, ox0-e
+				if ky*g.KW+kx >= kk {
+					break
+				}
 				offs[t] = ((n*g.OH+oy)*g.OW+ox)*k + (ky*g.KW+kx)*tapStride
 				t++
 			}
@@ -379,6 +407,9 @@ func (j *col2imJob) pixel(acc []float32, offs []int, n, y, x, ky0, oy0, nky, kx0
 			ky, oy := ky0+a*g.SH, oy0-a
 			for e := range nkx {
 				kx, ox := kx0+e*g.SW, ox0-e
+				if ky*g.KW+kx >= kk {
+					break
+				}
 				src := j.cols[((n*g.OH+oy)*g.OW+ox)*k+c0*chanStride+(ky*g.KW+kx)*tapStride:]
 				if chanStride == 1 {
 					addTo(s, src)

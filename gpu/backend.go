@@ -118,8 +118,9 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 	return firstErr
 }
 
-// maxArgs bounds the parameters of a kernel.
-const maxArgs = 16
+// maxArgs bounds the parameters of a kernel (gan_launch in driver_cuda.go
+// has the same bound; col2im takes 17).
+const maxArgs = 20
 
 // argBuf holds the parameters of one launch, each in an 8-byte slot (4-byte
 // values in the low half: the driver reads as many bytes as the parameter

@@ -9,7 +9,8 @@ import "gan/nn"
 // convArgs adds g's sizes and layout to the parameters in a, in the order
 // im2col and col2im take them.
 func convArgs(a *argBuf, g nn.ConvGeom) *argBuf {
-	return a.i(g.N).i(g.C).i(g.H).i(g.W).i(g.KH).i(g.KW).i(g.SH).i(g.SW).i(g.PH).i(g.PW).i(g.OH).i(g.OW).i(int(g.Layout))
+	return a.i(g.N).i(g.C).i(g.H).i(g.W).i(g.KH).i(g.KW).i(g.SH).i(g.SW).i(g.PH).i(g.PW).i(g.OH).i(g.OW).i(int(g.Layout)).
+		i(g.KernelTaps())
 }
 
 // Im2Col gathers the patches of a 2-D convolution (see [nn.Backend]): one

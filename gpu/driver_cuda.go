@@ -212,8 +212,8 @@ static CUresult gan_wait_recorded(gan_dev *d) {
 // gan_launch queues f; args holds n parameters in 8-byte slots.
 static CUresult gan_launch(gan_dev *d, CUfunction f, unsigned gx, unsigned gy, unsigned bx, unsigned by,
                            uint64_t *args, int n) {
-	void *params[16];
-	if (n > 16) return CUDA_ERROR_INVALID_VALUE;
+	void *params[20]; // maxArgs
+	if (n > 20) return CUDA_ERROR_INVALID_VALUE;
 	for (int i = 0; i < n; i++) params[i] = &args[i];
 	CUresult r = gan_ctx(d->ctx);
 	if (r != CUDA_SUCCESS) return r;

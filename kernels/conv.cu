@@ -3,10 +3,11 @@
    MatMul).
 
    im2col  cols = the patches of img: row (n, oy, ox) of the
-           (N·OH·OW)×(C·KH·KW) cols holds image elements
+           (N·OH·OW)×(C·T) cols holds image elements
            (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 in the padding,
-           at column (c, ky, kx) for NCHW images and (ky, kx, c) for NHWC
-           (conv_col_index).
+           for the first T kernel positions t = ky·KW + kx (T = KH·KW
+           unless nn.ConvGeom.Taps cuts the kernel), at column (c, t) for
+           NCHW images and (t, c) for NHWC (conv_col_index).
    col2im  img = s, or fl(fl(beta·img) + s) when beta ≠ 0, where s is the
            float32 sum, from 0 in ascending (ky, kx) order, of the cols
            entries im2col copies the element to: im2col's adjoint.
@@ -38,19 +39,20 @@ __device__ __forceinline__ int conv_image_index(int layout, int C, int H, int W,
 }
 
 /* conv_col_index is the column of (c, ky, kx) in a patch row of the
-   layout: (c, ky, kx) for NCHW, PyTorch's weight order, and (ky, kx, c)
-   for NHWC, each pixel's channels contiguous. */
-__device__ __forceinline__ int conv_col_index(int layout, int C, int KH, int KW, int c, int ky, int kx)
+   layout, t = ky·KW + kx < T: (c, t) for NCHW, PyTorch's weight order
+   (c, ky, kx) when T = KH·KW, and (t, c) for NHWC, each pixel's channels
+   contiguous. */
+__device__ __forceinline__ int conv_col_index(int layout, int C, int T, int KW, int c, int ky, int kx)
 {
     if (layout == GAN_NCHW) {
-        return (c * KH + ky) * KW + kx;
+        return c * T + ky * KW + kx;
     }
     return (ky * KW + kx) * C + c;
 }
 
 // ---- CUDA kernels
 
-/* im2col: cols is (N·OH·OW)×(C·KH·KW), img N images C×H×W in the layout,
+/* im2col: cols is (N·OH·OW)×(C·T), img N images C×H×W in the layout,
    the columns ordered as conv_col_index says; one thread per patch
    element. Thread i writes cols[i], so consecutive
    threads write consecutive addresses (coalesced), reading one image
@@ -60,16 +62,16 @@ __device__ __forceinline__ int conv_col_index(int layout, int C, int KH, int KW,
    block, the grid capped by the host (gpu/backend.go). */
 extern "C" __global__ void __launch_bounds__(256)
     im2col(int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int layout,
-           float *__restrict__ cols, const float *__restrict__ img)
+           int T, float *__restrict__ cols, const float *__restrict__ img)
 {
-    const int KK = KH * KW, K = C * KK;
+    const int K = C * T;
     GAN_FOR_EACH(i, N * OH * OW * K)
     {
         const int r = (int)i / K, col = (int)i - r * K;
         int c, kk;
         if (layout == GAN_NCHW) {
-            c = col / KK;
-            kk = col - c * KK;
+            c = col / T;
+            kk = col - c * T;
         } else {
             kk = col / C;
             c = col - kk * C;
@@ -86,10 +88,11 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-/* col2im: img is N images C×H×W in the layout, cols (N·OH·OW)×(C·KH·KW);
+/* col2im: img is N images C×H×W in the layout, cols (N·OH·OW)×(C·T);
    one thread per image element, thread i writing img[i] (coalesced in
-   either layout). The thread walks ky = 0 … KH−1, then kx = 0 … KW−1: the
-   tap (ky, kx) reaches the element from patch (oy, ox) when y + PH − ky
+   either layout). The thread walks ky = 0 … KH−1, then kx = 0 … KW−1,
+   stopping at the first tap ky·KW + kx ≥ T: the tap (ky, kx) reaches the
+   element from patch (oy, ox) when y + PH − ky
    and x + PW − kx are non-negative multiples of SH and SW whose
    quotients oy, ox lie inside the OH×OW grid; their entries are added to
    s = 0 in that order with __fadd_rn, then img[i] = s, or
@@ -100,9 +103,9 @@ extern "C" __global__ void __launch_bounds__(256)
    the grid capped by the host. */
 extern "C" __global__ void __launch_bounds__(256)
     col2im(int N, int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int layout,
-           float *__restrict__ img, const float *__restrict__ cols, float beta)
+           int T, float *__restrict__ img, const float *__restrict__ cols, float beta)
 {
-    const int KK = KH * KW, K = C * KK;
+    const int K = C * T;
     GAN_FOR_EACH(i, N * C * H * W)
     {
         int n, c, y, x;
@@ -131,14 +134,14 @@ extern "C" __global__ void __launch_bounds__(256)
             }
             for (int kx = 0; kx < KW; kx++) {
                 const int tx = x + PW - kx;
-                if (tx < 0) {
+                if (tx < 0 || ky * KW + kx >= T) {
                     break;
                 }
                 const int ox = tx / SW;
                 if (ox * SW != tx || ox >= OW) {
                     continue;
                 }
-                s = __fadd_rn(s, cols[(size_t)((n * OH + oy) * OW + ox) * K + conv_col_index(layout, C, KH, KW, c, ky, kx)]);
+                s = __fadd_rn(s, cols[(size_t)((n * OH + oy) * OW + ox) * K + conv_col_index(layout, C, T, KW, c, ky, kx)]);
             }
         }
         if (beta != 0.0f) {

@@ -369,14 +369,15 @@ type Backend interface {
 	GELUAndGrad(y, d, x Mat)
 
 	// Im2Col gathers the patches of a 2-D convolution: cols is
-	// (N·OH·OW)×(C·KH·KW), row (n, oy, ox) holding image elements
-	// (n, c, oy·SH − PH + ky, ox·SW − PW + kx), or 0 where that lies in
-	// the padding; img is laid out as g.Layout says, and so are the
-	// columns: (c, ky, kx) for NCHW, PyTorch's weight order, and
-	// (ky, kx, c) for NHWC, each pixel's channels contiguous, so that the
-	// gather is a copy of C values per kernel position. Conv2d is cols·Wᵀ
-	// with W's columns in the same order (the graph permutes PyTorch's
-	// weights for NHWC). Contiguous operands only.
+	// (N·OH·OW)×(C·T), T = g.KernelTaps() (KH·KW unless g.Taps cuts it),
+	// row (n, oy, ox) holding image elements (n, c, oy·SH − PH + ky,
+	// ox·SW − PW + kx) for the kernel positions t = ky·KW + kx < T, or 0
+	// where that lies in the padding; img is laid out as g.Layout says,
+	// and so are the columns: (c, t) for NCHW, PyTorch's weight order
+	// (c, ky, kx), and (t, c) for NHWC, each pixel's channels contiguous,
+	// so that the gather is a copy of C values per kernel position.
+	// Conv2d is cols·Wᵀ with W's columns in the same order (the graph
+	// permutes PyTorch's weights for NHWC). Contiguous operands only.
 	Im2Col(cols, img Mat, g ConvGeom)
 	// Col2Im is Im2Col's adjoint: each image element gets the float32 sum
 	// s of the cols entries Im2Col would copy it to, added from 0 in
@@ -427,6 +428,20 @@ type ConvGeom struct {
 	OH, OW         int
 	// Layout is how img holds the images.
 	Layout ImageLayout
+	// Taps, if not 0, keeps only the first Taps kernel positions in
+	// raster order (t = ky·KW + kx < Taps): the kernel of a raster-causal
+	// mask (PixelCNN's) without its masked tail, whose products would all
+	// be by zero weights.
+	Taps int
+}
+
+// KernelTaps is the number of kernel positions that form patches: Taps,
+// or KH·KW when Taps is 0.
+func (g ConvGeom) KernelTaps() int {
+	if g.Taps == 0 {
+		return g.KH * g.KW
+	}
+	return g.Taps
 }
 
 // ImageLayout is the memory layout of a batch of images.
@@ -472,7 +487,7 @@ func (g ConvGeom) ImageShape() (rows, cols int) {
 }
 
 // ColsShape is the matrix shape of g's patches.
-func (g ConvGeom) ColsShape() (rows, cols int) { return g.N * g.OH * g.OW, g.C * g.KH * g.KW }
+func (g ConvGeom) ColsShape() (rows, cols int) { return g.N * g.OH * g.OW, g.C * g.KernelTaps() }
 
 // WholeImage says whether g's one patch per image is the whole
 // channels-last image: a kernel the image's size, no padding, a 1×1 grid
@@ -483,13 +498,18 @@ func (g ConvGeom) ColsShape() (rows, cols int) { return g.N * g.OH * g.OW, g.C *
 // turning −0 into +0; using the matrix as is keeps −0, which compares
 // equal.)
 func (g ConvGeom) WholeImage() bool {
-	return g.Layout == NHWC && g.OH == 1 && g.OW == 1 && g.KH == g.H && g.KW == g.W && g.PH == 0 && g.PW == 0
+	return g.Layout == NHWC && g.OH == 1 && g.OW == 1 && g.KH == g.H && g.KW == g.W && g.PH == 0 && g.PW == 0 &&
+		g.KernelTaps() == g.KH*g.KW
 }
 
 // String describes the geometry.
 func (g ConvGeom) String() string {
-	return fmt.Sprintf("%d×%d×%dx%d %v, kernel %dx%d, stride %dx%d, padding %dx%d, grid %dx%d",
+	s := fmt.Sprintf("%d×%d×%dx%d %v, kernel %dx%d, stride %dx%d, padding %dx%d, grid %dx%d",
 		g.N, g.C, g.H, g.W, g.Layout, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW)
+	if g.Taps != 0 {
+		s += fmt.Sprintf(", first %d taps", g.Taps)
+	}
+	return s
 }
 
 // MapFn names an elementwise function of [Backend.Map].

@@ -126,7 +126,7 @@ func shapesMatch(ms ...Mat) error {
 
 // CheckConv returns an error unless g is a valid geometry (positive sizes,
 // OH and OW at least 1 and at most what the kernel, stride and padding
-// give, a known layout) and
+// give, Taps from 0 to KH·KW, a known layout) and
 // img and cols are contiguous matrices of its image and patch shapes.
 func CheckConv(img, cols Mat, g ConvGeom) error {
 	if g.N < 0 || g.C < 1 || g.Layout > NCHW {
@@ -142,6 +142,9 @@ func CheckConv(img, cols Mat, g ConvGeom) error {
 	}
 	if g.OH < 1 || g.OH > oh || g.OW < 1 || g.OW > ow {
 		return fmt.Errorf("geometry %v: the grid is at most %dx%d", g, oh, ow)
+	}
+	if g.Taps < 0 || g.Taps > g.KH*g.KW {
+		return fmt.Errorf("geometry %v: taps %d outside 0 … %d", g, g.Taps, g.KH*g.KW)
 	}
 	if r, c := g.ImageShape(); img.Rows != r || img.Cols != c {
 		return fmt.Errorf("images %v, geometry %v needs %dx%d", img, g, r, c)

@@ -47,6 +47,9 @@ func geomName(g nn.ConvGeom) string {
 	if full, _ := conv(g.Layout, g.N, g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW); full.OH != g.OH || full.OW != g.OW {
 		s += fmt.Sprintf(" cropped %dx%d", g.OH, g.OW)
 	}
+	if g.Taps != 0 {
+		s += fmt.Sprintf(" taps %d", g.Taps)
+	}
 	return s
 }
 
@@ -63,7 +66,7 @@ func convImageIndex(g nn.ConvGeom, n, c, y, x int) int {
 // that holds an image element: col indexes the row-major patch matrix,
 // img the image in g's layout.
 func forEachPatchEntry(g nn.ConvGeom, f func(col, img int)) {
-	k := g.C * g.KH * g.KW
+	k := g.C * g.KernelTaps()
 	for n := range g.N {
 		for oy := range g.OH {
 			for ox := range g.OW {
@@ -71,6 +74,9 @@ func forEachPatchEntry(g nn.ConvGeom, f func(col, img int)) {
 				for c := range g.C {
 					for ky := range g.KH {
 						for kx := range g.KW {
+							if ky*g.KW+kx >= g.KernelTaps() {
+								continue
+							}
 							iy, ix := oy*g.SH-g.PH+ky, ox*g.SW-g.PW+kx
 							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
 								f(row+convColIndex(g, c, ky, kx), convImageIndex(g, n, c, iy, ix))
@@ -84,12 +90,14 @@ func forEachPatchEntry(g nn.ConvGeom, f func(col, img int)) {
 }
 
 // convColIndex is the column of (c, ky, kx) in a patch row of g's layout:
-// (c, ky, kx) for NCHW, (ky, kx, c) for NHWC (see nn.Backend's Im2Col).
+// (c, t) for NCHW, (t, c) for NHWC, t = ky·KW + kx (see nn.Backend's
+// Im2Col).
 func convColIndex(g nn.ConvGeom, c, ky, kx int) int {
+	t := ky*g.KW + kx
 	if g.Layout == nn.NCHW {
-		return (c*g.KH+ky)*g.KW + kx
+		return c*g.KernelTaps() + t
 	}
-	return (ky*g.KW+kx)*g.C + c
+	return t*g.C + c
 }
 
 // col2imUnits bounds Col2Im's float32 result against the exact sum, in
@@ -203,13 +211,27 @@ func convGeoms() []nn.ConvGeom {
 		mustConv(nn.NHWC, 1, 1, 3, 600, 4, 4, 2, 2, 1, 1),
 		mustConv(nn.NHWC, 1, 2, 2, 530, 3, 3, 1, 1, 1, 1))
 	// Cropped grids (PixelCNN's masked convolutions: the kernel's top rows
-	// over images padded on top only), and one cropped on the right.
+	// over images padded on top only), and one cropped on the right; the
+	// first ones again with the kernel cut to its first taps (mask B's and
+	// mask A's), and a cut in the middle of a row, in the first row and at
+	// every tap.
 	for _, layout := range []nn.ImageLayout{nn.NHWC, nn.NCHW} {
-		gs = append(gs, cropped(mustConv(layout, 2, 3, 6, 5, 2, 3, 1, 1, 1, 1), 6, 5),
-			cropped(mustConv(layout, 2, 1, 7, 7, 4, 7, 1, 1, 3, 3), 7, 7),
-			cropped(mustConv(layout, 2, 4, 5, 6, 3, 3, 2, 2, 1, 1), 2, 2))
+		b := cropped(mustConv(layout, 2, 3, 6, 5, 2, 3, 1, 1, 1, 1), 6, 5)
+		a := cropped(mustConv(layout, 2, 1, 7, 7, 4, 7, 1, 1, 3, 3), 7, 7)
+		gs = append(gs, b, a, cropped(mustConv(layout, 2, 4, 5, 6, 3, 3, 2, 2, 1, 1), 2, 2),
+			withTaps(b, 5), withTaps(a, 24),
+			withTaps(mustConv(layout, 2, 3, 5, 6, 3, 3, 2, 2, 1, 1), 4),
+			withTaps(mustConv(layout, 1, 2, 4, 4, 3, 3, 1, 1, 1, 1), 1),
+			withTaps(mustConv(layout, 1, 2, 4, 4, 3, 3, 1, 1, 1, 1), 9),
+			withTaps(mustConv(nn.NHWC, 2, 300, 3, 4, 2, 2, 1, 1, 1, 1), 3))
 	}
 	return gs
+}
+
+// withTaps is g with its kernel cut to the first taps positions.
+func withTaps(g nn.ConvGeom, taps int) nn.ConvGeom {
+	g.Taps = taps
+	return g
 }
 
 // cropped is g with its grid cropped to oh×ow.
@@ -252,6 +274,8 @@ func convErrorCases() []errCase {
 		{what: "OH one more than the grid", g: edit(func(g *nn.ConvGeom) { g.OH++ })},
 		{what: "OW one more than the grid", g: edit(func(g *nn.ConvGeom) { g.OW++ })},
 		{what: "OH 0", g: edit(func(g *nn.ConvGeom) { g.OH = 0 }), col: [2]int{1, 3 * 3 * 3}},
+		{what: "taps past the kernel", g: edit(func(g *nn.ConvGeom) { g.Taps = 10 }), col: [2]int{2 * 3 * 3, 3 * 3 * 3}},
+		{what: "negative taps", g: edit(func(g *nn.ConvGeom) { g.Taps = -1 }), col: [2]int{2 * 3 * 3, 3 * 3 * 3}},
 		{what: "images one row short", g: base, img: [2]int{2*5*6 - 1, 3}},
 		{what: "images in the NCHW shape", g: base, img: [2]int{2, 3 * 5 * 6}},
 		{what: "patches one column short", g: base, col: [2]int{2 * 3 * 3, 3*3*3 - 1}},

@@ -126,11 +126,12 @@ func (g *Graph) checkImage(op string, x *Node, im Image) bool {
 // nn.Backend's Im2Col) for a kh×kw kernel with strides sh, sw and paddings
 // ph, pw, and the grid's size.
 func (g *Graph) Im2Col(x *Node, im Image, kh, kw, sh, sw, ph, pw int) (cols *Node, oh, ow int) {
-	return g.im2colCropped(x, im, kh, kw, sh, sw, ph, pw, 0, 0)
+	return g.im2colCropped(x, im, kh, kw, sh, sw, ph, pw, 0, 0, 0)
 }
 
-// im2colCropped is Im2Col with the grid cropped to oh×ow (0: uncropped).
-func (g *Graph) im2colCropped(x *Node, im Image, kh, kw, sh, sw, ph, pw, oh, ow int) (cols *Node, gh, gw int) {
+// im2colCropped is Im2Col with the grid cropped to oh×ow (0: uncropped)
+// and the kernel to its first taps positions (0: all).
+func (g *Graph) im2colCropped(x *Node, im Image, kh, kw, sh, sw, ph, pw, oh, ow, taps int) (cols *Node, gh, gw int) {
 	if !g.checkImage("im2col", x, im) {
 		return g.dead(Shape{1, 1}), 0, 0
 	}
@@ -147,6 +148,9 @@ func (g *Graph) im2colCropped(x *Node, im Image, kh, kw, sh, sw, ph, pw, oh, ow 
 	}
 	if ow > 0 {
 		gm.OW = ow
+	}
+	if taps > 0 && taps < kh*kw {
+		gm.Taps = taps
 	}
 	return g.im2col(x, gm), gm.OH, gm.OW
 }
@@ -209,26 +213,41 @@ func (g *Graph) ToNCHW(x *Node, im Image) (*Node, Image) {
 // (sh, sw) and zero padding (ph, pw), followed by the activation act. The
 // result is channels-last.
 func (g *Graph) Conv2d(x *Node, im Image, w, b *Node, sh, sw, ph, pw int, act nn.Act) (*Node, Image) {
-	return g.Conv2dCropped(x, im, w, b, sh, sw, ph, pw, 0, 0, act)
+	return g.Conv2dCropped(x, im, w, b, sh, sw, ph, pw, 0, 0, 0, act)
 }
 
 // Conv2dCropped is [Graph.Conv2d] with the output grid cropped to its
 // first oh rows and ow columns (0: all of them), the patches past them not
-// formed: with ph rows of padding and a kernel of ph+1 rows it is a
-// causal convolution that pads the images on top only, without a padded
-// copy of them.
-func (g *Graph) Conv2dCropped(x *Node, im Image, w, b *Node, sh, sw, ph, pw, oh, ow int, act nn.Act) (*Node, Image) {
+// formed, and the kernel cut to its first taps positions in raster order
+// (0: all of them; the weights of the others get no gradient). With ph
+// rows of padding and a kernel of ph+1 rows it is a causal convolution
+// that pads the images on top only, without a padded copy of them; the
+// taps drop the tail of a raster mask (PixelCNN's), whose products would
+// all be by zero weights.
+func (g *Graph) Conv2dCropped(x *Node, im Image, w, b *Node, sh, sw, ph, pw, oh, ow, taps int, act nn.Act) (*Node, Image) {
 	ws := w.Shape()
 	if len(ws) != 4 || ws[1] != im.C {
 		g.failf("conv2d", "weight %v for %d input channels (want [out %d kh kw])", ws, im.C, im.C)
 		return g.dead(Shape{1, 1}), Image{}
 	}
-	cols, oh, ow := g.im2colCropped(x, im, ws[2], ws[3], sh, sw, ph, pw, oh, ow)
+	if taps < 0 || taps > ws[2]*ws[3] {
+		g.failf("conv2d", "taps %d of a %dx%d kernel", taps, ws[2], ws[3])
+		return g.dead(Shape{1, 1}), Image{}
+	}
+	cols, oh, ow := g.im2colCropped(x, im, ws[2], ws[3], sh, sw, ph, pw, oh, ow, taps)
 	out := Image{N: im.N, C: ws[0], H: oh, W: ow, Layout: nn.NHWC}
 	if g.err != nil {
 		return g.dead(out.Shape()), out
 	}
-	y := g.MatMul(cols, g.kernelMatrix(w, im.Layout), false, true)
+	k := g.kernelMatrix(w, im.Layout)
+	if taps > 0 && taps < ws[2]*ws[3] {
+		if im.Layout == nn.NCHW { // columns (c, t): the first taps of each channel
+			k = g.Reshape(g.Cols(g.Reshape(k, Shape{ws[0] * ws[1], ws[2] * ws[3]}), 0, taps), Shape{ws[0], ws[1] * taps})
+		} else { // columns (t, c)
+			k = g.Cols(k, 0, taps*ws[1])
+		}
+	}
+	y := g.MatMul(cols, k, false, true)
 	if b != nil || act.Kind != nn.ActNone {
 		y = g.BiasAct(y, b, act)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -268,6 +269,55 @@ func TestBatchNormIsPyTorchs(t *testing.T) {
 		}
 		if train {
 			require.Equal(t, []float64{1}, download64(t, b, count.Value))
+		}
+	}
+}
+
+// TestCroppedConvolutionIsTheMaskedOne checks Conv2dCropped, from NCHW
+// and channels-last inputs: a grid cropped to the image's size with the
+// kernel cut to its first taps is PyTorch's convolution with the weights
+// of the other taps zero (a raster mask's), the rows past the crop
+// dropped.
+func TestCroppedConvolutionIsTheMaskedOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ n, c, h, w, o, k, taps int }{
+		{2, 1, 7, 5, 3, 3, 4}, {2, 3, 6, 6, 4, 3, 5}, {1, 2, 8, 7, 2, 7, 24}, {2, 2, 4, 4, 3, 3, 1},
+	} {
+		for _, layout := range []nn.ImageLayout{nn.NCHW, nn.NHWC} {
+			name := fmt.Sprintf("%+v/%v", tc, layout)
+			ctr := tc.k / 2
+			x := randVec(rng, tc.n*tc.c*tc.h*tc.w)
+			b := randVec(rng, tc.o)
+			wt := randVec(rng, tc.o*tc.c*tc.k*tc.k)
+			// The reference: the full kernel with every tap past taps (in
+			// the kernel's top ctr+1 rows, raster order) zeroed.
+			masked := slices.Clone(wt)
+			for i := range masked {
+				if ky, kx := i/tc.k%tc.k, i%tc.k; ky > ctr || ky*tc.k+kx >= tc.taps {
+					masked[i] = 0
+				}
+			}
+			full, _, _ := convRef(x, tc.n, tc.c, tc.h, tc.w, masked, tc.o, tc.k, tc.k, b, 1, ctr)
+
+			g := graph.New()
+			im := graph.Image{N: tc.n, C: tc.c, H: tc.h, W: tc.w, Layout: nn.NCHW}
+			xn := g.Input("x", im.Shape())
+			wn := g.Input("w", graph.Shape{tc.o, tc.c, tc.k, tc.k})
+			bn := g.Input("b", graph.Shape{tc.o})
+			in, inIm := xn, im
+			if layout == nn.NHWC {
+				in, inIm = g.ToNHWC(xn, im)
+			}
+			// The top ctr+1 kernel rows, over the images padded by ctr
+			// rows on top only.
+			top := g.Reshape(g.Cols(g.Reshape(wn, graph.Shape{tc.o * tc.c, tc.k * tc.k}), 0, (ctr+1)*tc.k),
+				graph.Shape{tc.o, tc.c, ctr + 1, tc.k})
+			y, out := g.Conv2dCropped(in, inIm, top, bn, 1, 1, ctr, ctr, tc.h, tc.w, tc.taps, nn.Act{})
+			require.NoError(t, g.Err(), name)
+			require.Equal(t, graph.Image{N: tc.n, C: tc.o, H: tc.h, W: tc.w, Layout: nn.NHWC}, out, name)
+			y, _ = g.ToNCHW(y, out)
+			got := runRef(t, g, y, map[*graph.Node][]float64{xn: x, wn: wt, bn: b})
+			requireClose64(t, full, got, "cropped conv2d "+name)
 		}
 	}
 }

@@ -817,7 +817,7 @@ func (b *Backend) Im2Col(cols, img nn.Mat, g nn.ConvGeom) {
 	if b.err != nil || !b.check(op, nn.CheckConv(img, cols, g)) {
 		return
 	}
-	k := g.C * g.KH * g.KW
+	k := g.C * g.KernelTaps()
 	for n := range g.N {
 		for oy := range g.OH {
 			for ox := range g.OW {
@@ -825,6 +825,9 @@ func (b *Backend) Im2Col(cols, img nn.Mat, g nn.ConvGeom) {
 				for c := range g.C {
 					for ky := range g.KH {
 						for kx := range g.KW {
+							if ky*g.KW+kx >= g.KernelTaps() {
+								continue
+							}
 							iy, ix := oy*g.SH-g.PH+ky, ox*g.SW-g.PW+kx
 							v := 0.0
 							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
@@ -848,12 +851,13 @@ func imageIndex(g nn.ConvGeom, n, c, y, x int) int {
 }
 
 // colIndex is the column of (c, ky, kx) in a patch row of g's layout:
-// (c, ky, kx) for NCHW, (ky, kx, c) for NHWC.
+// (c, t) for NCHW, (t, c) for NHWC, t = ky·KW + kx < g.KernelTaps().
 func colIndex(g nn.ConvGeom, c, ky, kx int) int {
+	t := ky*g.KW + kx
 	if g.Layout == nn.NCHW {
-		return (c*g.KH+ky)*g.KW + kx
+		return c*g.KernelTaps() + t
 	}
-	return (ky*g.KW+kx)*g.C + c
+	return t*g.C + c
 }
 
 // Col2Im is Im2Col's adjoint (see [nn.Backend]), summed in float64.
@@ -873,7 +877,7 @@ func (b *Backend) Col2Im(img, cols nn.Mat, g nn.ConvGeom, beta float32) {
 			iv.data[i] *= float64(beta)
 		}
 	}
-	k := g.C * g.KH * g.KW
+	k := g.C * g.KernelTaps()
 	for n := range g.N {
 		for oy := range g.OH {
 			for ox := range g.OW {
@@ -881,6 +885,9 @@ func (b *Backend) Col2Im(img, cols nn.Mat, g nn.ConvGeom, beta float32) {
 				for c := range g.C {
 					for ky := range g.KH {
 						for kx := range g.KW {
+							if ky*g.KW+kx >= g.KernelTaps() {
+								continue
+							}
 							iy, ix := oy*g.SH-g.PH+ky, ox*g.SW-g.PW+kx
 							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
 								iv.data[imageIndex(g, n, c, iy, ix)] += cv.data[row+colIndex(g, c, ky, kx)]

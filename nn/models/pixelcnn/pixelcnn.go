@@ -325,15 +325,17 @@ var relu = nn.Act{Kind: nn.ActLeakyReLU}
 // kernel row.
 var fullKernels = false
 
-// masked is the masked convolution of the images x (described by im).
-// The rows of a raster mask below its centre are all zero, so only the
-// kernel's top K/2+1 rows are used, on the images padded with K/2 zero
-// rows on top and none below (the grid of K/2 rows of padding on both
-// sides, cropped to the image's size): the same sums without the products
-// by the zero rows (2×3 taps of 3×3, 4×7 of 7×7). The weight and mask stay
-// [out in K K] (the checkpoint's and PyTorch's shape); the unused rows get
-// a zero gradient, as masked taps do.
-func (c *conv) masked(g *graph.Graph, x *graph.Node, im graph.Image, act nn.Act) (*graph.Node, graph.Image) {
+// masked is the masked convolution of the images x (described by im),
+// with mask B (includeCentre) or A. The rows of a raster mask below its
+// centre are all zero, so only the kernel's top K/2+1 rows are used, on
+// the images padded with K/2 zero rows on top and none below (the grid of
+// K/2 rows of padding on both sides, cropped to the image's size), and of
+// the centre row only the taps left of the centre (and the centre for
+// mask B): the same sums without the products by masked weights (5 taps
+// of 3×3, 24 of 7×7). The weight and mask stay [out in K K] (the
+// checkpoint's and PyTorch's shape); the unused taps get a zero gradient,
+// as masked taps do.
+func (c *conv) masked(g *graph.Graph, x *graph.Node, im graph.Image, includeCentre bool, act nn.Act) (*graph.Node, graph.Image) {
 	ctr := c.K / 2
 	w := g.Mul(g.Param(c.W), g.Param(c.M))
 	if fullKernels {
@@ -341,7 +343,12 @@ func (c *conv) masked(g *graph.Graph, x *graph.Node, im graph.Image, act nn.Act)
 	}
 	w = g.Cols(g.Reshape(w, graph.Shape{c.Out * c.In, c.K * c.K}), 0, (ctr+1)*c.K)
 	w = g.Reshape(w, graph.Shape{c.Out, c.In, ctr + 1, c.K})
-	return g.Conv2dCropped(x, im, w, g.Param(c.B), 1, 1, ctr, ctr, im.H, im.W, act)
+	taps := ctr*c.K + ctr // mask A: the rows above and the pixels left
+	if includeCentre {
+		taps++
+	}
+
+	return g.Conv2dCropped(x, im, w, g.Param(c.B), 1, 1, ctr, ctr, im.H, im.W, taps, act)
 }
 
 // gate is tanh(f) ⊙ σ(g) of the channels-last [f g] (2h columns).
@@ -408,11 +415,11 @@ func (m *PixelCNN) Forward(g *graph.Graph, x *graph.Node, n, hgt, wid int) *grap
 	if m.gated {
 		return m.forwardStacks(g, x, im)
 	}
-	y, _ := m.input.masked(g, x, im, nn.Act{})
+	y, _ := m.input.masked(g, x, im, false, nn.Act{})
 	for _, bl := range m.blocks {
 		t := bl.in.pointwise(g, g.Act(y, relu), relu)
 		im := graph.Image{N: n, C: m.H, H: hgt, W: wid, Layout: nn.NHWC}
-		t, _ = bl.conv.masked(g, t, im, relu)
+		t, _ = bl.conv.masked(g, t, im, true, relu)
 		y = g.Add(y, bl.out.pointwise(g, t, nn.Act{}))
 	}
 	t := m.head0.pointwise(g, g.Act(y, relu), relu)
