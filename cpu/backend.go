@@ -89,6 +89,7 @@ type Backend struct {
 	jCausalBack  causalSoftmaxBackwardJob
 	jGELU        geluJob
 
+	jRowSums      rowBlockSumJob
 	jAxpbyAct     axpbyActJob
 	jAxpbyActBack axpbyActBackwardJob
 	// epi is MatMulBiasAct's epilogue, reused as the jobs are.

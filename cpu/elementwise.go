@@ -200,9 +200,10 @@ func actBackSlice(dx, dy, y []float32, act nn.Act) {
 }
 
 // ColSum computes db = beta·db + Σ_rows dy, where dy is m×n and db is 1×n.
-// Each column is summed in float64 from the first row to the last, rounded
-// to float32, then added to beta·db (rounded to float32); with beta = 0 the
-// old db is ignored, NaNs included.
+// Each column is summed in float64 from the first row to the last (in
+// blocks of colSumRowBlock rows for taller matrices, the blocks' sums then
+// added in order), rounded to float32, then added to beta·db (rounded to
+// float32); with beta = 0 the old db is ignored, NaNs included.
 func (b *Backend) ColSum(db, dy nn.Mat, beta float32) {
 	const op = "ColSum"
 	if b.err != nil {
@@ -214,6 +215,13 @@ func (b *Backend) ColSum(db, dy nn.Mat, beta float32) {
 	}
 	if err := nn.CheckColSum(db, dy); err != nil {
 		b.failf(op, "%v", err)
+		return
+	}
+	if dy.Rows > colSumRowBlock {
+		j := &b.jRowSums
+		*j = rowBlockSumJob{out: dyd, rows: dy.Rows, cols: dy.Cols}
+		b.rowBlockSums(j, dbd, beta)
+		*j = rowBlockSumJob{}
 		return
 	}
 	j := &b.jColSum

@@ -112,15 +112,31 @@ func (j *axpbyActJob) run(lo, hi int) {
 }
 
 // AxpbyActBackward is ActBackward(d, dy, ya, act) then Axpby(y, a, d,
-// alpha, beta), d kept chunk by chunk on the stack (see [nn.Fused]).
-// Contiguous operands only; y may be a.
-func (b *Backend) AxpbyActBackward(y, a nn.Mat, alpha, beta float32, dy, ya nn.Mat, act nn.Act) {
+// alpha, beta), d kept chunk by chunk on the stack, then ColSum(db, y, 0)
+// unless db is empty (see [nn.Fused]); the sums over row blocks as
+// ColSum's. Contiguous operands only; y may be a.
+func (b *Backend) AxpbyActBackward(y, a nn.Mat, alpha, beta float32, dy, ya nn.Mat, act nn.Act, db nn.Mat) {
 	const op = "AxpbyActBackward"
 	if b.err != nil || !b.checkAct(op, act) || !b.same(op, y, a, dy, ya) {
 		return
 	}
 	yd, ad, dyd, yad := b.get(op, y), b.get(op, a), b.get(op, dy), b.get(op, ya)
+	var dbd []float32
+	if !db.Empty() {
+		dbd = b.get(op, db)
+		if err := nn.CheckColSum(db, y); b.err == nil && err != nil {
+			b.failf(op, "%v", err)
+		}
+	}
 	if b.err != nil {
+		return
+	}
+	if dbd != nil {
+		j := &b.jRowSums
+		*j = rowBlockSumJob{stage: stageAxpbyActBackward, out: yd, a: ad, dy: dyd, ya: yad, alpha: alpha, beta: beta,
+			act: act, rows: y.Rows, cols: y.Cols}
+		b.rowBlockSums(j, dbd, 0)
+		*j = rowBlockSumJob{}
 		return
 	}
 	j := &b.jAxpbyActBack
@@ -148,4 +164,26 @@ func (j *axpbyActBackwardJob) run(lo, hi int) {
 		actBackSlice(dc, j.dy[c0:c1], j.ya[c0:c1], j.act)
 		axpbySlice(j.y[c0:c1], j.a[c0:c1], dc, j.alpha, j.beta)
 	}
+}
+
+// ActBackwardColSum is ActBackward(dx, dy, y, act) then ColSum(db, dx, 0)
+// (see [nn.Fused]): each block of ColSum's rows gets its dx written and
+// summed while in cache. Contiguous operands only; dx may be dy.
+func (b *Backend) ActBackwardColSum(dx, db, dy, y nn.Mat, act nn.Act) {
+	const op = "ActBackwardColSum"
+	if b.err != nil || !b.checkAct(op, act) || !b.same(op, dx, dy, y) {
+		return
+	}
+	dxd, dbd, dyd, yd := b.get(op, dx), b.get(op, db), b.get(op, dy), b.get(op, y)
+	if b.err != nil {
+		return
+	}
+	if err := nn.CheckColSum(db, dx); err != nil {
+		b.failf(op, "%v", err)
+		return
+	}
+	j := &b.jRowSums
+	*j = rowBlockSumJob{stage: stageActBackward, out: dxd, dy: dyd, ya: yd, act: act, rows: dx.Rows, cols: dx.Cols}
+	b.rowBlockSums(j, dbd, 0)
+	*j = rowBlockSumJob{}
 }

@@ -404,10 +404,14 @@ type Fused interface {
 	// act): a residual sum and the activation that the next layer reads.
 	AxpbyAct(y, a, b Mat, alpha, beta float32, z Mat, act Act)
 	// AxpbyActBackward is ActBackward(d, dy, ya, act) followed by
-	// Axpby(y, a, d, alpha, beta) without storing d: a gradient added to
-	// the one already accumulated for a residual sum (the graph fuses the
-	// pair only where nothing else reads d).
-	AxpbyActBackward(y, a Mat, alpha, beta float32, dy, ya Mat, act Act)
+	// Axpby(y, a, d, alpha, beta) without storing d, then, unless db is
+	// the zero Mat, ColSum(db, y, 0): a gradient added to the one already
+	// accumulated for a residual sum, and that sum's bias gradient (the
+	// graph fuses only where nothing else reads d).
+	AxpbyActBackward(y, a Mat, alpha, beta float32, dy, ya Mat, act Act, db Mat)
+	// ActBackwardColSum is ActBackward(dx, dy, y, act) followed by
+	// ColSum(db, dx, 0): the input and bias gradients of a BiasAct.
+	ActBackwardColSum(dx, db, dy, y Mat, act Act)
 }
 
 // ConvGeom is the geometry of a 2-D convolution's patches: N images of C

@@ -92,7 +92,8 @@ func testFused(t *testing.T, b nn.Backend) {
 			}
 		}
 	}
-	for _, s := range [][2]int{{1, 1}, {5, 13}, {300, 45}, {1000, 64}} {
+	// Past 2048 rows the CPU sums column blocks of rows in parallel.
+	for _, s := range [][2]int{{1, 1}, {5, 13}, {300, 45}, {1000, 64}, {2049, 16}, {5000, 37}} {
 		rows, cols := s[0], s[1]
 		for _, act := range acts {
 			for _, ab := range [][2]float32{{1, 1}, {0.5, -2}, {1, 0}} {
@@ -120,14 +121,28 @@ func testFused(t *testing.T, b nn.Backend) {
 				d, _ := upload(rows, cols, garbage)
 				b.ActBackward(d, bm, ya, act)
 				b.Axpby(wantY, a, d, alpha, beta)
-				f.AxpbyActBackward(y, a, alpha, beta, bm, ya, act)
+				f.AxpbyActBackward(y, a, alpha, beta, bm, ya, act, nn.Mat{})
 				same("AxpbyActBackward "+what, y, wantY)
-				f.AxpbyActBackward(a, a, alpha, beta, bm, ya, act)
-				same("AxpbyActBackward in place "+what, a, wantY)
+				db, _ := upload(1, cols, garbage)
+				wantDb, _ := upload(1, cols, garbage)
+				b.ColSum(wantDb, wantY, 0)
+				f.AxpbyActBackward(a, a, alpha, beta, bm, ya, act, db)
+				same("AxpbyActBackward with ColSum, in place "+what, a, wantY)
+				same("AxpbyActBackward's ColSum "+what, db, wantDb)
+				// ActBackwardColSum, then in place (dx = dy).
+				dx, _ := upload(rows, cols, garbage)
+				b.ActBackward(wantY, bm, ya, act)
+				b.ColSum(wantDb, wantY, 0)
+				f.ActBackwardColSum(dx, db, bm, ya, act)
+				same("ActBackwardColSum "+what+": dx", dx, wantY)
+				same("ActBackwardColSum "+what+": db", db, wantDb)
+				f.ActBackwardColSum(bm, db, bm, ya, act)
+				same("ActBackwardColSum in place "+what+": dx", bm, wantY)
+				same("ActBackwardColSum in place "+what+": db", db, wantDb)
 				if err := b.Sync(); err != nil {
 					t.Fatal(err)
 				}
-				for _, x := range []nn.Mat{a, bm, ya, y, z, wantY, wantZ, d} {
+				for _, x := range []nn.Mat{a, bm, ya, y, z, wantY, wantZ, d, db, wantDb, dx} {
 					b.Free(x)
 				}
 			}

@@ -8,13 +8,16 @@ import "gan/nn"
 //
 //	matmul c = a·b; bias_act c = act(c + bias)  →  MatMulBiasAct
 //	axpby y = αa + βb; act z = act(y)            →  AxpbyAct
-//	act_backward d = dy·act′(ya); axpby y = αa + βd  →  AxpbyActBackward
+//	act_backward d = dy·act′(ya); axpby y = αa + βd [; col_sum Σ y]
+//	                                             →  AxpbyActBackward
+//	act_backward dx = dy·act′(y); col_sum Σ dx   →  ActBackwardColSum
 //
 // The first is every Linear layer's and convolution's forward (the
 // bias_act works in place on the product, which nothing else reads); the
 // second a residual sum and the activation the next layer reads; the
-// third a residual stream's gradient, fused only where nothing reads d
-// afterwards (it is not stored).
+// third a residual stream's gradient (and the bias gradient of the layer
+// that wrote the sum), fused only where nothing reads d afterwards (it is
+// not stored); the fourth the input and bias gradients of a BiasAct.
 
 // fuseOps turns the pass off (tests compare the two programs).
 var fuseOps = true
@@ -38,7 +41,21 @@ type axpbyActBackwardOp struct {
 
 func (o axpbyActBackwardOp) name() string { return "axpby+" + o.act.String() + "_backward" }
 func (o axpbyActBackwardOp) exec(p *Program, c *instr) {
-	o.f.AxpbyActBackward(c.out, c.in[0], o.alpha, o.beta, c.in[1], c.in[2], o.act)
+	var db nn.Mat
+	if len(c.aux) > 0 {
+		db = c.aux[0]
+	}
+	o.f.AxpbyActBackward(c.out, c.in[0], o.alpha, o.beta, c.in[1], c.in[2], o.act, db)
+}
+
+type actBackwardColSumOp struct {
+	f   nn.Fused
+	act nn.Act
+}
+
+func (o actBackwardColSumOp) name() string { return o.act.String() + "_backward+col_sum" }
+func (o actBackwardColSumOp) exec(p *Program, c *instr) {
+	o.f.ActBackwardColSum(c.out, c.aux[0], c.in[0], c.in[1], o.act)
 }
 
 type matmulBiasActOp struct {
@@ -100,8 +117,20 @@ func (c *compiler) fuse(code []instr) []instr {
 					alpha, beta = beta, alpha
 				}
 				moved[ref{i + 1, 1 - k}], moved[ref{i, 0}], moved[ref{i, 1}] = ref{j, 0}, ref{j, 1}, ref{j, 2}
-				out = append(out, instr{op: axpbyActBackwardOp{f, alpha, beta, ax.act}, node: y.node, out: y.out,
-					in: []nn.Mat{y.in[1-k], x.in[0], x.in[1]}})
+				fused := instr{op: axpbyActBackwardOp{f, alpha, beta, ax.act}, node: y.node, out: y.out,
+					in: []nn.Mat{y.in[1-k], x.in[0], x.in[1]}}
+				i++
+				if i+1 < len(code) && sumsOf(code[i+1], y.out) {
+					fused.aux = []nn.Mat{code[i+1].out}
+					i++
+				}
+				out = append(out, fused)
+				continue
+			}
+			if _, ab := x.op.(actBackwardOp); ab && sumsOf(y, x.out) {
+				moved[ref{i, 0}], moved[ref{i, 1}] = ref{j, 0}, ref{j, 1}
+				out = append(out, instr{op: actBackwardColSumOp{f, x.op.(actBackwardOp).act}, node: x.node, out: x.out,
+					in: []nn.Mat{x.in[0], x.in[1]}, aux: []nn.Mat{y.out}})
 				i++
 				continue
 			}
@@ -169,4 +198,10 @@ func (c *compiler) fusesActBackward(x, y instr) (k int, ok bool) {
 		}
 	}
 	return k, true
+}
+
+// sumsOf says whether y is a col_sum of the matrix m.
+func sumsOf(y instr, m nn.Mat) bool {
+	_, cs := y.op.(colSumOp)
+	return cs && y.in[0] == m && m.Contiguous()
 }
