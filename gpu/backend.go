@@ -59,6 +59,8 @@ type kernelSet struct {
 	causal, causalBack          kfunc
 	geluForward, geluBackward   kfunc
 	geluForwardGrad             kfunc
+	axpbyAct, axpbyActBack      kfunc // kernels/fused.cu
+	actBackColSum               kfunc
 }
 
 // bind looks up every kernel by its name in kernels/*.cu.
@@ -112,6 +114,7 @@ func (k *kernelSet) bind(lookup func(name string) (kfunc, error)) error {
 		{&k.im2col, "im2col"}, {&k.col2im, "col2im"},
 		{&k.causal, "causal_softmax"}, {&k.causalBack, "causal_softmax_backward"},
 		{&k.geluForward, "gelu_forward"}, {&k.geluBackward, "gelu_backward"}, {&k.geluForwardGrad, "gelu_forward_grad"},
+		{&k.axpbyAct, "axpby_act"}, {&k.axpbyActBack, "axpby_act_backward"}, {&k.actBackColSum, "act_backward_col_sum"},
 	} {
 		get(e.f, e.name)
 	}

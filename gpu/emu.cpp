@@ -378,6 +378,8 @@ static const std::vector<Kernel> &registry()
         make("batch_norm_grad_sums", batch_norm_grad_sums, true),
         make("batch_norm_backward", batch_norm_backward, true),
         make("im2col", im2col, false), make("col2im", col2im, false),
+        make("axpby_act", axpby_act, false), make("axpby_act_backward", axpby_act_backward, false),
+        make("act_backward_col_sum", act_backward_col_sum, true),
         make("bgemm_s_nn", bgemm_s_nn, true), make("bgemm_s_nt", bgemm_s_nt, true),
         make("bgemm_s_tn", bgemm_s_tn, true), make("bgemm_s_tt", bgemm_s_tt, true),
         make("bgemm_m_nn", bgemm_m_nn, true), make("bgemm_m_nt", bgemm_m_nt, true),

@@ -15,3 +15,4 @@
 #include "batchnorm.cu"
 #include "conv.cu"
 #include "attention.cu"
+#include "fused.cu"
