@@ -18,6 +18,11 @@ import "gan/nn"
 // third a residual stream's gradient (and the bias gradient of the layer
 // that wrote the sum), fused only where nothing reads d afterwards (it is
 // not stored); the fourth the input and bias gradients of a BiasAct.
+//
+// The planner may place a later instruction's output in the memory of an
+// earlier one's input that dies there; a fused op reads and writes them
+// together, so a pair is fused only when every such output is disjoint from
+// those inputs, or is one of them exactly (in place, element for element).
 
 // fuseOps turns the pass off (tests compare the two programs).
 var fuseOps = true
@@ -120,14 +125,14 @@ func (c *compiler) fuse(code []instr) []instr {
 				fused := instr{op: axpbyActBackwardOp{f, alpha, beta, ax.act}, node: y.node, out: y.out,
 					in: []nn.Mat{y.in[1-k], x.in[0], x.in[1]}}
 				i++
-				if i+1 < len(code) && sumsOf(code[i+1], y.out) {
+				if i+1 < len(code) && sumsOf(code[i+1], y.out) && apart(code[i+1].out, y.out, y.in[1-k], x.in[0], x.in[1]) {
 					fused.aux = []nn.Mat{code[i+1].out}
 					i++
 				}
 				out = append(out, fused)
 				continue
 			}
-			if _, ab := x.op.(actBackwardOp); ab && sumsOf(y, x.out) {
+			if _, ab := x.op.(actBackwardOp); ab && sumsOf(y, x.out) && apart(y.out, x.out, x.in[0], x.in[1]) {
 				moved[ref{i, 0}], moved[ref{i, 1}] = ref{j, 0}, ref{j, 1}
 				out = append(out, instr{op: actBackwardColSumOp{f, x.op.(actBackwardOp).act}, node: x.node, out: x.out,
 					in: []nn.Mat{x.in[0], x.in[1]}, aux: []nn.Mat{y.out}})
@@ -164,7 +169,21 @@ func fusesAxpbyAct(x, y instr) bool {
 	_, ax := x.op.(axpbyOp)
 	_, ac := y.op.(actOp)
 	return ax && ac && y.in[0] == x.out && x.out.Contiguous() && y.out.Contiguous() &&
-		x.in[0].Contiguous() && x.in[1].Contiguous()
+		x.in[0].Contiguous() && x.in[1].Contiguous() && apart(y.out, x.in...)
+}
+
+// apart says whether the output o is disjoint from each of the inputs, or
+// is that input exactly (see the fusion pass's comment).
+func apart(o nn.Mat, ins ...nn.Mat) bool {
+	for _, in := range ins {
+		if in == o || in.Buf == nil || in.Buf != o.Buf {
+			continue
+		}
+		if in.Off < o.Off+o.Extent() && o.Off < in.Off+in.Extent() {
+			return false
+		}
+	}
+	return true
 }
 
 // fusesActBackward says whether y is an axpby of the gradient d that the
@@ -197,7 +216,7 @@ func (c *compiler) fusesActBackward(x, y instr) (k int, ok bool) {
 			return 0, false
 		}
 	}
-	return k, true
+	return k, apart(y.out, x.in...)
 }
 
 // sumsOf says whether y is a col_sum of the matrix m.

@@ -376,3 +376,29 @@ func TestGatedStacksHaveNoBlindSpot(t *testing.T) {
 		m.Free()
 	}
 }
+
+// TestLogitsDoNotDependOnTheChunk compares the default network's logits of
+// 100 images (one evaluation program, large enough for the CPU backend's
+// parallel paths) with those of the same images 3 at a time: every op
+// treats images (rows) independently, so they must agree bit for bit. A
+// fused op that wrote memory the planner had reused while it still read
+// it (the fusion pass's apart rule) made the large program race.
+func TestLogitsDoNotDependOnTheChunk(t *testing.T) {
+	be := cpu.New()
+	defer be.Close()
+	m, err := New(be, DefaultConfig())
+	require.NoError(t, err)
+	defer m.Free()
+	const n = evalChunk
+	x := randomBinary(rand.New(rand.NewPCG(7, 8)), n*D)
+	all := make([]float32, n*D)
+	require.NoError(t, m.Logits(x, all))
+	for lo := 0; lo < n; lo += 3 {
+		hi := min(n, lo+3)
+		part := make([]float32, (hi-lo)*D)
+		require.NoError(t, m.Logits(x[lo*D:hi*D], part))
+		for i, v := range part {
+			require.Equal(t, math.Float32bits(all[lo*D+i]), math.Float32bits(v), "image %d pixel %d", lo+i/D, i%D)
+		}
+	}
+}
