@@ -41,14 +41,5 @@ extern "C" __global__ void __launch_bounds__(256)
             s += (double)dy[(size_t)i * N + j];
         }
     }
-    part[ty][tx] = s;
-    __syncthreads();
-    if (ty == 0 && j < N) {
-        double t = part[0][tx];
-        for (int r = 1; r < 8; r++) {
-            t += part[r][tx];
-        }
-        const float v = (float)t;
-        db[j] = beta != 0.0f ? __fadd_rn(__fmul_rn(beta, db[j]), v) : v;
-    }
+    col_sum_store(part, s, j, N, beta, db);
 }

@@ -96,6 +96,28 @@ __device__ __forceinline__ float act_backward(float dy, float y, int act, float 
     return dy;
 }
 
+/* col_sum_store ends a block of col_sum's shape (block (32, 8), 32
+   columns; bias.cu, fused.cu): thread (tx, ty) holds s, the float64 sum of
+   rows ty, ty+8, … of column j; the 8 partial sums go through part (the
+   kernel's __shared__ double[8][33]) and are added in order ty = 0…7, and
+   thread (tx, 0) stores db[j] = float32 of the total, added to
+   float32(beta·db[j]) when beta ≠ 0 (db is not read when beta = 0). Every
+   thread of the block must call it. */
+__device__ __forceinline__ void col_sum_store(double (*part)[33], double s, int j, int N, float beta, float *db)
+{
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    part[ty][tx] = s;
+    __syncthreads();
+    if (ty == 0 && j < N) {
+        double t = part[0][tx];
+        for (int r = 1; r < 8; r++) {
+            t += part[r][tx];
+        }
+        const float v = (float)t;
+        db[j] = beta != 0.0f ? __fadd_rn(__fmul_rn(beta, db[j]), v) : v;
+    }
+}
+
 /* warp_sum returns the sum of v over the 32 lanes of the warp, in every
    lane (a butterfly, so the order is fixed). All 32 lanes must call it. */
 template <typename T>

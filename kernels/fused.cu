@@ -72,13 +72,5 @@ extern "C" __global__ void __launch_bounds__(256)
             s += (double)d;
         }
     }
-    part[ty][tx] = s;
-    __syncthreads();
-    if (ty == 0 && j < N) {
-        double t = part[0][tx];
-        for (int r = 1; r < 8; r++) {
-            t += part[r][tx];
-        }
-        db[j] = (float)t;
-    }
+    col_sum_store(part, s, j, N, 0.0f, db);
 }
