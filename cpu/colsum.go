@@ -47,13 +47,7 @@ func (j *rowBlockSumJob) run(lo, hi int) {
 			case stageActBackward:
 				actBackSlice(j.out[e0:e1], j.dy[e0:e1], j.ya[e0:e1], j.act)
 			case stageAxpbyActBackward:
-				if j.beta == 0 { // Axpby does not read d
-					axpbySlice(j.out[e0:e1], j.a[e0:e1], nil, j.alpha, 0)
-					break
-				}
-				dc := d[:e1-e0]
-				actBackSlice(dc, j.dy[e0:e1], j.ya[e0:e1], j.act)
-				axpbySlice(j.out[e0:e1], j.a[e0:e1], dc, j.alpha, j.beta)
+				axpbyActBackSlice(j.out[e0:e1], j.a[e0:e1], j.dy[e0:e1], j.ya[e0:e1], j.alpha, j.beta, j.act, &d)
 			}
 			addColSums(part, j.out[e0:], min(step, r1-r), j.cols, 0)
 		}

@@ -153,16 +153,24 @@ type axpbyActBackwardJob struct {
 }
 
 func (j *axpbyActBackwardJob) run(lo, hi int) {
-	if j.beta == 0 { // Axpby does not read d
-		axpbySlice(j.y[lo:hi], j.a[lo:hi], nil, j.alpha, 0)
+	var d [fusedChunk]float32
+	axpbyActBackSlice(j.y[lo:hi], j.a[lo:hi], j.dy[lo:hi], j.ya[lo:hi], j.alpha, j.beta, j.act, &d)
+}
+
+// axpbyActBackSlice sets y = Axpby(a, d, alpha, beta) for d =
+// ActBackward(dy, ya, act), d computed fusedChunk elements at a time into
+// the scratch and never stored; with beta = 0 dy and ya are not read, as
+// Axpby does not read d. y may be a.
+func axpbyActBackSlice(y, a, dy, ya []float32, alpha, beta float32, act nn.Act, d *[fusedChunk]float32) {
+	if beta == 0 {
+		axpbySlice(y, a, nil, alpha, 0)
 		return
 	}
-	var d [fusedChunk]float32
-	for c0 := lo; c0 < hi; c0 += fusedChunk {
-		c1 := min(hi, c0+fusedChunk)
+	for c0 := 0; c0 < len(y); c0 += fusedChunk {
+		c1 := min(len(y), c0+fusedChunk)
 		dc := d[:c1-c0]
-		actBackSlice(dc, j.dy[c0:c1], j.ya[c0:c1], j.act)
-		axpbySlice(j.y[c0:c1], j.a[c0:c1], dc, j.alpha, j.beta)
+		actBackSlice(dc, dy[c0:c1], ya[c0:c1], act)
+		axpbySlice(y[c0:c1], a[c0:c1], dc, alpha, beta)
 	}
 }
 

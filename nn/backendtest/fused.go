@@ -92,8 +92,9 @@ func testFused(t *testing.T, b nn.Backend) {
 			}
 		}
 	}
-	// Past 2048 rows the CPU sums column blocks of rows in parallel.
-	for _, s := range [][2]int{{1, 1}, {5, 13}, {300, 45}, {1000, 64}, {2049, 16}, {5000, 37}} {
+	// Past 2048 rows the CPU sums column blocks of rows in parallel; rows
+	// wider than its 4096-element chunks (3×5000) are split.
+	for _, s := range [][2]int{{1, 1}, {5, 13}, {300, 45}, {1000, 64}, {2049, 16}, {5000, 37}, {3, 5000}} {
 		rows, cols := s[0], s[1]
 		for _, act := range acts {
 			for _, ab := range [][2]float32{{1, 1}, {0.5, -2}, {1, 0}} {
