@@ -88,35 +88,45 @@ func (j *sigmoidBCEJob) run(lo, hi int) {
 	// The exponentials e^−|x| and the log1p terms are computed a block at
 	// a time (exp64Slice, log1pSlice: four at a time where they can,
 	// math.Exp's and math.Log1p's values bit for bit), so each block goes
-	// through three times: −|x|; then σ (sigmoidOfExp), the gradient, the
-	// sigmoid sum and the loss's other terms (grad may be x: x is not read
-	// after this pass); then the loss sum, in element order as before.
+	// through four times: −|x|; its exponentials; σ, the gradient and the
+	// loss's other terms (bceTerms, four at a time where it can; grad may be
+	// x: x is not read after this pass); then the log1p terms and the two
+	// sums, each in element order as before.
 	const block = 256
-	var rest, e, lg [block]float64
+	var rest, e, s, lg [block]float64
 	for c := lo; c < hi; c++ {
 		end := min((c+1)*reduceChunk, len(j.x))
 		var loss, sig float64
 		for b0 := c * reduceChunk; b0 < end; b0 += block {
 			n := min(block, end-b0)
-			for i, v := range j.x[b0 : b0+n] {
+			x := j.x[b0 : b0+n]
+			for i, v := range x {
 				e[i] = -math.Abs(float64(v))
 			}
 			exp64Slice(e[:n], e[:n])
-			for i := range n {
-				xv, tv := j.x[b0+i], j.t[b0+i]
-				x := float64(xv)
-				s := sigmoidOfExp(x, e[i])
-				rest[i] = math.Max(x, 0) - float64(x*float64(tv))
-				sig += s
-				j.grad[b0+i] = j.scale * (float32(s) - tv)
-			}
+			bceTerms(x, j.t[b0:b0+n], e[:n], s[:n], rest[:n], j.grad[b0:b0+n], j.scale)
 			log1pSlice(lg[:n], e[:n])
 			for i := range n {
+				sig += s[i]
 				loss += rest[i] + lg[i]
 			}
 		}
 		j.part[2*c] = loss
 		j.part[2*c+1] = sig
+	}
+}
+
+// bceTermsGo computes SigmoidBCE's per-element terms from e = e^−|x|, with
+// x and t widened to float64: s = σ(x) (sigmoidOfExp), rest = max(x, 0) −
+// x·t (the loss but for its log1p term) and grad = scale·(float32(s) − t)
+// in float32. grad may be x.
+func bceTermsGo(x, t []float32, e, s, rest []float64, grad []float32, scale float32) {
+	for i, xv := range x {
+		tv := t[i]
+		xd := float64(xv)
+		s[i] = sigmoidOfExp(xd, e[i])
+		rest[i] = math.Max(xd, 0) - float64(xd*float64(tv))
+		grad[i] = scale * (float32(s[i]) - tv)
 	}
 }
 
