@@ -125,6 +125,11 @@ func Compare(w io.Writer, in CompareInput) error {
 		"The pixelcnn family's step at batch 64 (h 32, 5 blocks: 7×7 mask-A conv, residual blocks of 1×1, 3×3 mask-B, 1×1 convs, "+
 			"1×1 head; dynamic binarisation, Bernoulli NLL, Adam 1e-3); PyTorch runs the same network (bench/pytorch/bench_pixelcnn.py) in eager mode.",
 		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchEagerC}, {"ours/eager", OursGPU, TorchEager}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
+	groupTable(ew, runs, order, GroupVAEStep, "VAE training step (steps/s, median)",
+		"The vae family's step at batch 128 (pytorch/examples' VAE: MLP 784-400-(20, 20)-400-784, ReLU, grey-level data, "+
+			"BCE summed over pixels plus the closed-form KL, Adam 1e-3); PyTorch runs the examples' own model and loss "+
+			"(bench/pytorch/bench_vae.py) in eager mode.",
+		[]ratio{{"ours/PyTorch (cpu)", OursCPU, TorchEagerC}, {"ours/eager", OursGPU, TorchEager}, {"GPU/CPU (ours)", OursGPU, OursCPU}})
 	groupTable(ew, runs, order, GroupTextStep, "char-gpt training step (steps/s, median)",
 		"The char-gpt family's step at its default shape (4 layers, 4 heads, width 128, block 64, batch 12; forward, backward, Adam); "+
 			"PyTorch trains nanoGPT's model at the same shape (bench/pytorch/bench_chargpt.py) in eager mode, its median over runs of "+

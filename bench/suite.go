@@ -81,7 +81,7 @@ func MatMulShapes(batches, squares []int) []MatMulShape {
 }
 
 // Benchmark groups that [Options.Groups] can select.
-var Groups = []string{GroupMatMul, GroupElementwise, GroupStep, GroupDCGAN, GroupText, GroupPixelCNN}
+var Groups = []string{GroupMatMul, GroupElementwise, GroupStep, GroupDCGAN, GroupText, GroupPixelCNN, GroupVAE}
 
 // SeedEpochImages is the size of the MNIST training set, the seed's epoch.
 const SeedEpochImages = 60000
@@ -100,7 +100,7 @@ type Options struct {
 	// elementwise ops; StepBatches those of the training step; Squares the
 	// sizes of the square products.
 	KernelBatches, StepBatches, Squares []int
-	// Groups selects matmul, elementwise, step, dcgan, text and pixelcnn (empty: all).
+	// Groups selects matmul, elementwise, step, dcgan, text, pixelcnn and vae (empty: all).
 	Groups []string
 	// Progress, when set, gets one line per measurement.
 	Progress io.Writer
@@ -218,6 +218,11 @@ func (s *suite) all() error {
 	if s.o.wants(GroupPixelCNN) {
 		if err := s.pixelcnnStep(); err != nil {
 			return fmt.Errorf("PixelCNN training step: %w", err)
+		}
+	}
+	if s.o.wants(GroupVAE) {
+		if err := s.vaeStep(); err != nil {
+			return fmt.Errorf("VAE training step: %w", err)
 		}
 	}
 	return nil

@@ -1,29 +1,39 @@
 #!/usr/bin/env python3
-"""PyTorch peer of nn/models/vae's BenchmarkTrainStep: pytorch/examples' VAE.
+"""PyTorch peer of `gan bench --what vae`: pytorch/examples' VAE training step.
 
 The model, loss and optimiser of pytorch/examples/vae/main.py exactly
 (784-400-(20, 20)-400-784, ReLU, sigmoid output, binary_cross_entropy summed
 plus the closed-form KL, Adam lr 1e-3), one training step at batch 128 on
-grey-level images in [0, 1] (random images, as the Go benchmark uses),
-timed as the Go benchmark times it: one untimed step, then the step count is
-doubled until back-to-back steps last --min-time, then --reps repetitions;
-the median time per step is printed, and written as JSON with --json.
+grey-level images in [0, 1] (uniform random, as gan bench and the Go
+benchmark use; four batches in turn).
 
-    python3 bench/pytorch/bench_vae.py --threads 2
-    go test ./nn/models/vae -run XXX -bench 'TrainStep$' -benchtime 5s
+Timing is bench.Timer's (bench_torch.py's Timer): one untimed step, the
+step count doubled until a repetition lasts --min-time, one warm-up
+repetition, then the median of --reps repetitions. The result has gan
+bench's key (vae-step/b128, group vae-step, impl pytorch-eager), so
+`gan bench-report --torch` sets it beside ours and scripts/bench-alternate.sh
+alternates the two:
 
-Compare the two in the same session on the same machine (the issue's target:
-the Go step at least 3x faster than PyTorch's on the CPU).
+    python3 bench/pytorch/bench_vae.py --threads 2 --json torch-vae.json
+    gan bench --device cpu --what vae --json gan-vae.json
+
+The issue's target: our step at least 3x faster than PyTorch's on the CPU,
+measured on the same machine in the same session.
 """
 
 import argparse
+import datetime
 import json
-import statistics
-import time
+import os
+import platform
+import sys
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_torch as bt  # noqa: E402  (Timer, schema, host description)
 
 
 class VAE(nn.Module):
@@ -62,26 +72,32 @@ def loss_function(recon_x, x, mu, logvar):
     return bce + kld
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--device", default="cpu")
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--min-time", type=float, default=0.5)
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--json", default="")
-    a = ap.parse_args()
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=1.0, help="shortest repetition in seconds (gan bench's step repetitions)")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--commit", default="")
+    a = ap.parse_args(argv)
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    torch.manual_seed(1)
     dev = torch.device(a.device)
+    gpu = dev.type == "cuda"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.manual_seed(1)
     model = VAE().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    data = torch.rand(512, 784, device=dev)
-    idx = (torch.arange(a.batch) * 3) % 512
-    x = data[idx]
+    windows = 4
+    data = torch.rand(windows * a.batch, 784, device=dev)
+    state = {"i": 0}
 
     def step():
+        w = state["i"] % windows
+        state["i"] += 1
+        x = data[w * a.batch:(w + 1) * a.batch]
         opt.zero_grad()
         recon, mu, logvar = model(x)
         loss = loss_function(recon, x, mu, logvar)
@@ -89,29 +105,33 @@ def main():
         opt.step()
         return loss
 
-    def timed(n):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        for _ in range(n):
-            step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t
-
-    step()
-    n = 1
-    while timed(n) < a.min_time:
-        n *= 2
-    timed(n)
-    per = statistics.median(timed(n) / n for _ in range(a.reps))
-    res = {"key": "vae-step/b%d" % a.batch, "impl": "pytorch-eager", "device": a.device,
-           "threads": torch.get_num_threads(), "torch": torch.__version__, "seconds_per_step": per}
-    print("pytorch/examples VAE step, batch %d, %s, %d threads: %.3f ms" % (a.batch, a.device, torch.get_num_threads(), per * 1e3))
+    timer = bt.Timer(a.reps, a.min_time, torch.cuda.synchronize if gpu else (lambda: None))
+    stat = timer.measure(step)
+    sps = 1 / stat["median"]
+    label = f"VAE step b{a.batch} (784-400-20, grey)"
+    res = {"key": f"vae-step/b{a.batch}", "group": "vae-step", "label": label, "batch": a.batch,
+           "seconds": stat, "value": sps, "unit": "steps/s", "images_per_s": sps * a.batch}
+    threads = torch.get_num_threads()
+    print(f"pytorch-eager {a.device}, {threads} threads: {label}: {stat['median'] * 1e3:.2f} ms, {sps:.2f} steps/s",
+          file=sys.stderr)
+    run = {"device": a.device, "impl": "pytorch-eager", "device_name": torch.cuda.get_device_name(0) if gpu else bt.cpu_model(),
+           "threads": threads, "results": [res]}
+    if not gpu:
+        run["notes"] = [bt.blas_description()]
+    report = {
+        "schema": bt.SCHEMA, "tool": "pytorch",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": a.commit,
+        "host": {"cpu": bt.cpu_model(), "cores": os.cpu_count(), "os": sys.platform, "arch": platform.machine(),
+                 "runtime": f"Python {platform.python_version()}, PyTorch {torch.__version__}"},
+        "settings": {"reps": a.reps, "min_rep_seconds": a.min_time, "quick": False},
+        "runs": [run],
+    }
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+            f.write(json.dumps(report, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -52,7 +52,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchPlan, error) {
 	fs.StringVar(&f.batches, "batches", "", "training-step batch sizes, e.g. 64,256 (default: 64,256,1024,4096; 4096 on the CPU only with --full)")
 	fs.StringVar(&f.kernelBatches, "kernel-batches", "", "batch sizes of the matrix products and elementwise ops (default 64,256,1024)")
 	fs.StringVar(&f.squares, "squares", "", "sizes of the square products, e.g. 1024,4096 (default: 1024,4096; 4096 on the CPU only with --full; 0 for none)")
-	fs.StringVar(&f.what, "what", "", "comma-separated groups to run: matmul, elementwise, step, dcgan, text, pixelcnn (default all)")
+	fs.StringVar(&f.what, "what", "", "comma-separated groups to run: matmul, elementwise, step, dcgan, text, pixelcnn, vae (default all)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&f.plotPath, "plot", "", "write the steps/s-against-batch plot (PNG) here (default: the --json path with .png)")
 	fs.StringVar(&f.commit, "commit", "", "commit to record (default: the binary's build information)")

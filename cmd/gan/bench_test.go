@@ -54,7 +54,7 @@ func TestBenchQuickCPU(t *testing.T) {
 		assert.NotEmpty(t, r.Unit, r.Key)
 	}
 	assert.Equal(t, map[string]int{bench.GroupMatMul: 24, bench.GroupElementwise: 6, bench.GroupStep: 2, bench.GroupEpoch: 1,
-		bench.GroupConv: 18, bench.GroupDCGANStep: 1, bench.GroupTextStep: 1, bench.GroupPixelCNNStep: 1}, groups)
+		bench.GroupConv: 18, bench.GroupDCGANStep: 1, bench.GroupTextStep: 1, bench.GroupPixelCNNStep: 1, bench.GroupVAEStep: 1}, groups)
 	for _, key := range []string{"matmul/b64/D1.dW", "leaky_relu.fwd/b64", "leaky_relu.bwd/b64", "bce/b64", "adam/D", "step/b64", "step/b128", "epoch/b64"} {
 		_, ok := run.Find(key)
 		assert.True(t, ok, key)
