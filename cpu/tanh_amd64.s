@@ -9,8 +9,9 @@
 // to float64, and for 0.625 ≤ |x| < 9.1 tanh is 1 − 2/(e^{2|x|}+1) with
 // e^y = 2^k·P(r) as in exp2z (here with FMA: still within its error
 // bound); the Ziv test of tanh32 accepts the float32 rounding of t only
-// when t ± tanhErrBound round to the same float32. |x| ≥ 9.1 gives ±1.
-// Lanes the kernel does not decide (|x| < 0.625, NaN, a failed Ziv test)
+// when t ± tanhErrBound round to the same float32. |x| ≥ 9.1 gives ±1,
+// and x = ±0 gives x (tanh32's value: math.Tanh keeps the sign of zero).
+// Lanes the kernel does not decide (other |x| < 0.625, NaN, a failed Ziv test)
 // get x itself in y and their bit set in need[i/4] (bit i%4), for the Go
 // caller to finish with tanh32; y may be x. k holds the constants, each
 // repeated in four lanes (see tanhConsts).
@@ -51,7 +52,10 @@ loop:
 	VPCMPEQD X14, X14, X14            // all ones
 	VXORPS  X14, X13, X13             // undecided
 	VORPS   X3, X13, X13              // need = small or undecided
-	VBLENDVPS X13, X0, X11, X11       // needy lanes keep x
+	VBLENDVPS X13, X0, X11, X11       // needy lanes (and ±0) keep x
+	VXORPS  X15, X15, X15
+	VCMPPS  $0x00, X15, X0, X15       // x = ±0: decided, tanh(±0) = ±0
+	VANDNPS X13, X15, X13             // need without the zeros
 	VMOVUPS X11, (DI)(BX*4)
 	VMOVMSKPS X13, R9
 	MOVB    R9, (R8)(DX*1)
