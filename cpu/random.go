@@ -28,6 +28,13 @@ type randUniformJob struct {
 }
 
 func (j *randUniformJob) run(lo, hi int) {
+	a, b := j.uniformFast(lo, hi)
+	j.runGo(lo, a)
+	j.runGo(b, hi)
+}
+
+// runGo does elements [lo, hi) of RandUniform in Go.
+func (j *randUniformJob) runGo(lo, hi int) {
 	for i := lo; i < hi; {
 		w := j.key.Block(uint64(i) / 4)
 		for q := i % 4; q < 4 && i < hi; q++ {
