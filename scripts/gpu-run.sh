@@ -20,6 +20,12 @@
 #              15 residual blocks) for $PIXELCNN_MINUTES (default 9) minutes of
 #              training, the exact test NLL of the 10,000 binarised test images
 #              every 60 s (curve.csv), then gan eval of the checkpoint
+#   vae        (only when named) the likelihood run of issue 12: $VAE_MODEL
+#              (default vae) with --iw $VAE_IW (default 1) on dynamically
+#              binarised MNIST for $VAE_EPOCHS epochs (default 1000): the first
+#              3/10 at Adam 1e-3, the next 3/10 at 3e-4, the rest at 1e-4
+#              (resumed with --lr), then gan eval's −ELBO and k = 5000
+#              importance-weighted −log p(x) on the 10,000 test images
 #   dcgan      (only when named) DCGAN's 25 epochs on MNIST at --size
 #              $DCGAN_SIZE (default 32: the digits padded, the deeper networks),
 #              an evaluation every 5 epochs (metrics.csv), then gan eval of the
@@ -33,6 +39,9 @@ OUT=${OUT:-}
 STEPS=${STEPS:-200}
 PIXELCNN_MINUTES=${PIXELCNN_MINUTES:-9}
 DCGAN_SIZE=${DCGAN_SIZE:-32}
+VAE_MODEL=${VAE_MODEL:-vae}
+VAE_IW=${VAE_IW:-1}
+VAE_EPOCHS=${VAE_EPOCHS:-1000}
 BENCHTIME=${BENCHTIME:-1s}
 if [ -n "$OUT" ]; then
 	mkdir -p "$OUT"
@@ -99,6 +108,17 @@ pixelcnn() {
 		./dist/gan eval --device cuda --checkpoint "$dir/checkpoint.safetensors"
 }
 
+vae() {
+	local dir e1 e2 common
+	dir=${OUT:-$(mktemp -d)}/$VAE_MODEL-iw$VAE_IW
+	e1=$((VAE_EPOCHS * 3 / 10)) e2=$((VAE_EPOCHS * 6 / 10))
+	common=(--model "$VAE_MODEL" --iw "$VAE_IW" --binarize dynamic --device cuda --out "$dir")
+	./dist/gan train "${common[@]}" --epochs "$e1" &&
+		./dist/gan train "${common[@]}" --resume "$dir/checkpoint.safetensors" --epochs "$e2" --lr 3e-4 &&
+		./dist/gan train "${common[@]}" --resume "$dir/checkpoint.safetensors" --epochs "$VAE_EPOCHS" --lr 1e-4 &&
+		./dist/gan eval --device cuda --checkpoint "$dir/checkpoint.safetensors" --iw-eval 5000
+}
+
 dcgan() {
 	local dir
 	dir=${OUT:-$(mktemp -d)}/dcgan$DCGAN_SIZE
@@ -155,11 +175,14 @@ for s in "${stages[@]}"; do
 	pixelcnn)
 		stage pixelcnn pixelcnn
 		;;
+	vae)
+		stage vae vae
+		;;
 	dcgan)
 		stage dcgan dcgan
 		;;
 	*)
-		echo "unknown stage $s (want info, tests, memcheck, racecheck, bench, train, pixelcnn or dcgan)" >&2
+		echo "unknown stage $s (want info, tests, memcheck, racecheck, bench, train, pixelcnn, vae or dcgan)" >&2
 		failed+=("$s")
 		;;
 	esac
