@@ -5,7 +5,6 @@ import (
 
 	"gan/nn"
 	"gan/nn/layer"
-	"gan/nn/model"
 	"gan/nn/models/dcgan"
 )
 
@@ -263,39 +262,7 @@ func (s *suite) dcganStep(batch, size int) error {
 		return err
 	}
 	defer g.Free()
-	const windows = 4
-	rows := windows * batch
-	dim := size * size
-	ms, release, err := s.mats(60, [2]int{rows, dim})
-	if err != nil {
-		return err
-	}
-	defer release()
-	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: size, W: size}
-	data := ms[0]
-	perm := make([]int32, rows)
-	nn.Permutation(perm, nn.RandKey{Seed: 0xbe4c, Stream: nn.StreamID(nn.PurposeShuffle, 0)})
-	i := 0
-	var stepErr error
-	op := func() {
-		if stepErr != nil {
-			return
-		}
-		w := i % windows
-		i++
-		_, stepErr = g.TrainStep(&model.Batch{Data: set, Dev: data, Idx: perm[w*batch : (w+1)*batch], Index: w})
-	}
-	sync := func() error {
-		if stepErr != nil {
-			return stepErr
-		}
-		return s.b.Sync()
-	}
-	timer := s.o.Timer
-	if s.o.StepTimer.MinRep > 0 {
-		timer = s.o.StepTimer
-	}
-	st, err := timer.Measure(op, sync)
+	st, err := s.timeImageSteps(g, 60, batch, 1, size, size)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,6 @@ package bench
 import (
 	"fmt"
 
-	"gan/nn"
-	"gan/nn/model"
 	"gan/nn/models/pixelcnn"
 )
 
@@ -32,37 +30,7 @@ func (s *suite) pixelcnnStep() error {
 		return err
 	}
 	defer m.Free()
-	const windows = 4
-	rows := windows * batch
-	ms, release, err := s.mats(61, [2]int{rows, pixelcnn.D})
-	if err != nil {
-		return err
-	}
-	defer release()
-	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: pixelcnn.Side, W: pixelcnn.Side}
-	perm := make([]int32, rows)
-	nn.Permutation(perm, nn.RandKey{Seed: 0xbe4c, Stream: nn.StreamID(nn.PurposeShuffle, 0)})
-	i := 0
-	var stepErr error
-	op := func() {
-		if stepErr != nil {
-			return
-		}
-		w := i % windows
-		i++
-		_, stepErr = m.TrainStep(&model.Batch{Data: set, Dev: ms[0], Idx: perm[w*batch : (w+1)*batch], Index: w})
-	}
-	sync := func() error {
-		if stepErr != nil {
-			return stepErr
-		}
-		return s.b.Sync()
-	}
-	timer := s.o.Timer
-	if s.o.StepTimer.MinRep > 0 {
-		timer = s.o.StepTimer
-	}
-	st, err := timer.Measure(op, sync)
+	st, err := s.timeImageSteps(m, 61, batch, 1, pixelcnn.Side, pixelcnn.Side)
 	if err != nil {
 		return err
 	}

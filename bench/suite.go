@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gan/nn"
-	"gan/nn/model"
 	"gan/nn/models/seedgan"
 )
 
@@ -381,39 +380,7 @@ func (s *suite) step(batch int) error {
 		return err
 	}
 	defer g.Free()
-	const windows = 4
-	rows := windows * batch
-	ms, release, err := s.mats(40, [2]int{rows, seedgan.ImageDim})
-	if err != nil {
-		return err
-	}
-	defer release()
-	// The images exist only on the device; the Dataset describes them.
-	set := &model.Dataset{Name: "uniform random [-1, 1)", N: rows, C: 1, H: 28, W: 28}
-	data := ms[0]
-	perm := make([]int32, rows)
-	nn.Permutation(perm, nn.RandKey{Seed: 0xbe4c, Stream: nn.StreamID(nn.PurposeShuffle, 0)})
-	i := 0
-	var stepErr error
-	op := func() {
-		if stepErr != nil {
-			return
-		}
-		w := i % windows
-		i++
-		_, stepErr = g.TrainStep(&model.Batch{Data: set, Dev: data, Idx: perm[w*batch : (w+1)*batch], Index: w})
-	}
-	sync := func() error {
-		if stepErr != nil {
-			return stepErr
-		}
-		return s.b.Sync()
-	}
-	timer := s.o.Timer
-	if s.o.StepTimer.MinRep > 0 {
-		timer = s.o.StepTimer
-	}
-	st, err := timer.Measure(op, sync)
+	st, err := s.timeImageSteps(g, 40, batch, 1, 28, 28)
 	if err != nil {
 		return err
 	}

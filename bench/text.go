@@ -56,37 +56,19 @@ func (s *suite) textStep() error {
 		return err
 	}
 	defer g.Free()
-	const windows = 4
 	n := cfg.Batch * (cfg.Context + 1)
-	tokens := make([]int32, windows*n)
-	for w := range windows {
+	tokens := make([]int32, stepWindows*n)
+	for w := range stepWindows {
 		if err := text.Blocks(tokens[w*n:(w+1)*n], ids, cfg.Batch, cfg.Context, text.BlocksKey(0xbe4c, w, false)); err != nil {
 			return err
 		}
 	}
-	i := 0
-	var stepErr error
 	batch := &model.Batch{}
-	op := func() {
-		if stepErr != nil {
-			return
-		}
-		w := i % windows
-		i++
+	st, err := s.timeSteps(func(w int) error {
 		batch.Tokens = tokens[w*n : (w+1)*n]
-		_, stepErr = g.TrainStep(batch)
-	}
-	sync := func() error {
-		if stepErr != nil {
-			return stepErr
-		}
-		return s.b.Sync()
-	}
-	timer := s.o.Timer
-	if s.o.StepTimer.MinRep > 0 {
-		timer = s.o.StepTimer
-	}
-	st, err := timer.Measure(op, sync)
+		_, err := g.TrainStep(batch)
+		return err
+	})
 	if err != nil {
 		return err
 	}

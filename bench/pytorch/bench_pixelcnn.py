@@ -27,10 +27,8 @@ so `gan bench-report --torch` sets it beside ours:
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 
 import torch
@@ -184,22 +182,9 @@ def main(argv=None):
     threads = torch.get_num_threads()
     print(f"pytorch-eager {a.device}, {threads} threads: {label}: {stat['median'] * 1e3:.1f} ms, {sps:.3f} steps/s",
           file=sys.stderr)
-    run = {"device": a.device, "impl": "pytorch-eager", "device_name": torch.cuda.get_device_name(0) if gpu else bt.cpu_model(),
-           "threads": threads, "results": [res]}
-    if not gpu:
-        run["notes"] = [bt.blas_description()]
-    report = {
-        "schema": bt.SCHEMA, "tool": "pytorch",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": a.commit,
-        "host": {"cpu": bt.cpu_model(), "cores": os.cpu_count(), "os": sys.platform, "arch": platform.machine(),
-                 "runtime": f"Python {platform.python_version()}, PyTorch {torch.__version__}"},
-        "settings": {"reps": a.reps, "min_rep_seconds": a.min_time, "quick": False},
-        "runs": [run],
-    }
     if a.json:
         with open(a.json, "w") as f:
-            f.write(json.dumps(report, indent=2) + "\n")
+            f.write(json.dumps(bt.step_report(a, res, dev, a.reps, a.min_time), indent=2) + "\n")
     return 0
 
 

@@ -604,6 +604,26 @@ def time_elementwise(device, timer, kernel_batches, results, report):
 
 # ---- main ------------------------------------------------------------------
 
+def step_report(a, res, dev, reps, min_time):
+    """A bench.Report (gan bench's JSON) whose one run, PyTorch eager on dev
+    with the BLAS named on the CPU, holds the training-step result res;
+    `a.commit` is the commit it is recorded against."""
+    gpu = dev.type == "cuda"
+    run = {"device": dev.type, "impl": "pytorch-eager", "device_name": torch.cuda.get_device_name(0) if gpu else cpu_model(),
+           "threads": torch.get_num_threads(), "results": [res]}
+    if not gpu:
+        run["notes"] = [blas_description()]
+    return {
+        "schema": SCHEMA, "tool": "pytorch",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": a.commit,
+        "host": {"cpu": cpu_model(), "cores": os.cpu_count(), "os": sys.platform, "arch": platform.machine(),
+                 "runtime": f"Python {platform.python_version()}, PyTorch {torch.__version__}"},
+        "settings": {"reps": reps, "min_rep_seconds": min_time, "quick": False},
+        "runs": [run],
+    }
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
