@@ -61,7 +61,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	f.text.register(fs)
 	fs.StringVar(&f.device, "device", "cpu", "where to train: cpu, cuda or auto (auto says on stderr why it falls back to the CPU)")
 	fs.StringVar(&f.out, "out", "run", "output directory: samples/, metrics.csv, warnings.jsonl, loss.png, checkpoint.safetensors")
-	fs.IntVar(&f.steps, "steps", 0, "stop after this many steps (0: run all epochs)")
+	fs.IntVar(&f.steps, "steps", 0, "stop after this many steps of this run (with --resume, counted from the checkpoint's step; 0: run all epochs)")
 	fs.StringVar(&f.resume, "resume", "", "continue from this checkpoint (metrics.csv and warnings.jsonl in --out are continued), or start from the weights of a bare PyTorch state_dict of --model (see gan import)")
 	fs.StringVar(&f.data, "data", "", "directory with idx files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz])")
 	fs.StringVar(&f.images, "images", "", "train on your own pictures instead of --data/--dataset: the PNG and JPEG files in this folder and its subfolders, centre-cropped and resized to the model's image shape (see --channels, --size); unreadable files are skipped")
