@@ -23,22 +23,13 @@ type philoxConsts struct {
 	scale, span, lo [8]float32 // 320, 352, 384
 }
 
-// Philox4x32's constants (nn.Philox4x32; TestUniformAVX2MatchesTheStream
-// checks every lane against it).
-const (
-	philoxM0 = 0xD2511F53
-	philoxM1 = 0xCD9E8D57
-	philoxW0 = 0x9E3779B9
-	philoxW1 = 0xBB67AE85
-)
-
 // set fills k for stream key and the map u ↦ lo + span·u.
 func (k *philoxConsts) set(key nn.RandKey, lo, span float32) {
 	for i := range 4 {
-		k.m0[i], k.m1[i], k.lanes[i], k.step[i] = philoxM0, philoxM1, uint64(i), 4
+		k.m0[i], k.m1[i], k.lanes[i], k.step[i] = nn.PhiloxM0, nn.PhiloxM1, uint64(i), 4
 	}
 	for i := range 8 {
-		k.w0[i], k.w1[i] = philoxW0, philoxW1
+		k.w0[i], k.w1[i] = nn.PhiloxW0, nn.PhiloxW1
 		k.stream0[i], k.stream1[i] = uint32(key.Stream), uint32(key.Stream>>32)
 		k.k0[i], k.k1[i] = uint32(key.Seed), uint32(key.Seed>>32)
 		k.scale[i], k.span[i], k.lo[i] = 1.0/16777216.0, span, lo

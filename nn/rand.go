@@ -37,12 +37,14 @@ type RandKey struct {
 	Stream uint64
 }
 
-// Philox constants (Random123).
+// Philox4x32's constants (Random123): the round multipliers M0, M1 and
+// the key steps W0, W1. The CPU backend's vector kernel and the CUDA
+// kernels use the same values.
 const (
-	philoxM0 = 0xD2511F53
-	philoxM1 = 0xCD9E8D57
-	philoxW0 = 0x9E3779B9
-	philoxW1 = 0xBB67AE85
+	PhiloxM0 = 0xD2511F53
+	PhiloxM1 = 0xCD9E8D57
+	PhiloxW0 = 0x9E3779B9
+	PhiloxW1 = 0xBB67AE85
 )
 
 // Philox4x32 computes ten rounds of Philox4x32 on counter ctr with key key.
@@ -50,13 +52,13 @@ func Philox4x32(key [2]uint32, ctr [4]uint32) [4]uint32 {
 	k0, k1 := key[0], key[1]
 	c0, c1, c2, c3 := ctr[0], ctr[1], ctr[2], ctr[3]
 	for r := 0; r < 10; r++ {
-		p0 := uint64(philoxM0) * uint64(c0)
-		p1 := uint64(philoxM1) * uint64(c2)
+		p0 := uint64(PhiloxM0) * uint64(c0)
+		p1 := uint64(PhiloxM1) * uint64(c2)
 		hi0, lo0 := uint32(p0>>32), uint32(p0)
 		hi1, lo1 := uint32(p1>>32), uint32(p1)
 		c0, c1, c2, c3 = hi1^c1^k0, lo1, hi0^c3^k1, lo0
-		k0 += philoxW0
-		k1 += philoxW1
+		k0 += PhiloxW0
+		k1 += PhiloxW1
 	}
 	return [4]uint32{c0, c1, c2, c3}
 }
